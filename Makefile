@@ -1,0 +1,30 @@
+# sam2_ros: the two commands a new user needs, `make test` and `make demo`.
+# Both set up .venv/ by themselves (scripts/bootstrap.sh); nothing else has to be done first.
+
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: all venv test lint pytest demo bench clean
+
+all: test
+
+venv:
+	bash scripts/bootstrap.sh
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+pytest: venv
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test: venv
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+demo: venv
+	$(PY) -m sam2_ros.demo
+
+clean:
+	rm -rf build demo_output .pytest_cache .ruff_cache

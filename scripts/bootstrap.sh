@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# Copyright 2026 The sam2_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+# Sets up .venv/ at the repository root on a machine without ROS: PyTorch, PyPI's ROS 2
+# wheels, the package's interfaces built with colcon into the venv, sam2_core and sam2_ros
+# installed beside them. Idempotent: re-used when present, repaired when broken.
+#
+# Environment knobs:
+#   PYTHON=python3.12        interpreter to create the venv with (>= 3.10)
+#   TORCH_SPEC="torch"       what to pip-install for PyTorch (default: CUDA build when an
+#                            NVIDIA driver is present, else the pinned CPU-tested version)
+#   TORCH_INDEX_URL=...      extra index for PyTorch, e.g. https://download.pytorch.org/whl/cpu
+#   SAM2_ROS_WITH_TESTS=0    skip test-only dependencies (Meta's reference, pytest, ruff)
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="$ROOT/.venv"
+VPY="$VENV/bin/python"
+PYTHON="${PYTHON:-python3}"
+WITH_TESTS="${SAM2_ROS_WITH_TESTS:-1}"
+TORCH_CPU_PIN="torch==2.13.0"
+REFERENCE_PIN="sam2==1.1.0"
+
+say() { printf '[bootstrap] %s\n' "$*"; }
+die() { printf '[bootstrap] ERROR: %s\n' "$*" >&2; exit 1; }
+
+# --- 1. interpreter -----------------------------------------------------------------
+command -v "$PYTHON" >/dev/null || die "$PYTHON not found; install Python >= 3.10 or set PYTHON=..."
+"$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 10))' \
+  || die "Python >= 3.10 is required ($PYTHON is $("$PYTHON" -V 2>&1))"
+
+# --- 2. the venv: re-use, repair or create ------------------------------------------
+venv_ok() { [ -x "$VPY" ] && "$VPY" -c 'import sys, pip' >/dev/null 2>&1; }
+if ! venv_ok; then
+  [ -e "$VENV" ] && { say "existing .venv is broken; recreating it"; rm -rf "$VENV"; }
+  say "creating .venv with $("$PYTHON" -V 2>&1)"
+  if ! "$PYTHON" -m venv "$VENV" 2>/dev/null; then
+    rm -rf "$VENV"
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+      pyver=$("$PYTHON" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')
+      say "python venv support missing; installing python${pyver}-venv with apt-get"
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "python${pyver}-venv" >/dev/null
+      "$PYTHON" -m venv "$VENV"
+    else
+      die "'$PYTHON -m venv' failed; install the venv module (Debian/Ubuntu: sudo apt install python3-venv)"
+    fi
+  fi
+fi
+PIP=("$VPY" -m pip install --disable-pip-version-check -q)
+
+# --- 3. Python dependencies (skipped when nothing changed) ---------------------------
+stamp="$VENV/.sam2_ros_deps"
+want=$(cat "$ROOT"/requirements/*.txt "$ROOT/scripts/bootstrap.sh" | sha256sum | cut -d' ' -f1)-tests$WITH_TESTS
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ] || ! "$VPY" -c 'import torch, numpy, cv2, rclpy' >/dev/null 2>&1; then
+  if ! "$VPY" -c 'import torch' >/dev/null 2>&1; then
+    if [ -n "${TORCH_SPEC:-}" ]; then spec="$TORCH_SPEC"
+    elif command -v nvidia-smi >/dev/null && nvidia-smi >/dev/null 2>&1; then spec="torch"
+    else spec="$TORCH_CPU_PIN"; fi
+    say "installing PyTorch ($spec)"
+    if [ -n "${TORCH_INDEX_URL:-}" ]; then
+      "${PIP[@]}" "$spec" --extra-index-url "$TORCH_INDEX_URL"
+    else
+      "${PIP[@]}" "$spec"
+    fi
+  fi
+  say "installing numpy, OpenCV and PyPI's ROS 2 wheels"
+  "${PIP[@]}" -r "$ROOT/requirements/runtime.txt" -r "$ROOT/requirements/ros.txt"
+  if [ "$WITH_TESTS" = 1 ]; then
+    say "installing test tools and Meta's reference implementation ($REFERENCE_PIN, tests only)"
+    "${PIP[@]}" -r "$ROOT/requirements/test.txt"
+    # --no-build-isolation: its build requirements would pull a second, CUDA, torch;
+    # SAM2_BUILD_CUDA=0: its optional CUDA extension is not wanted.
+    SAM2_BUILD_CUDA=0 "${PIP[@]}" --no-deps --no-build-isolation "$REFERENCE_PIN"
+  fi
+  echo "$want" > "$stamp"
+fi
+
+# --- 4. work around PyPI ROS wheels exporting their build host's include paths --------
+# Their CMake exports name /opt/python/cpXY-cpXY/...; only needed without a real ROS install.
+pytag=$("$VPY" -c 'import sys; print(f"cp{sys.version_info[0]}{sys.version_info[1]}")')
+pyver=$("$VPY" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')
+fake="/opt/python/$pytag-$pytag"
+if grep -rqs "$fake" "$VENV/share" 2>/dev/null; then
+  inc=$("$VPY" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')
+  npinc=$("$VPY" -c 'import numpy; print(numpy.get_include())')
+  link() {  # link PATH TARGET, only where PATH does not exist yet
+    [ -e "$1" ] && return 0
+    if [ -w "$(dirname "$fake")" ] || mkdir -p "$(dirname "$1")" 2>/dev/null; then
+      mkdir -p "$(dirname "$1")" && ln -sfn "$2" "$1"
+    elif command -v sudo >/dev/null; then
+      sudo mkdir -p "$(dirname "$1")" && sudo ln -sfn "$2" "$1"
+    else
+      die "the ROS wheels need $1 to exist; create it as a link to $2 (needs root)"
+    fi
+  }
+  link "$fake/include/python$pyver" "$inc"
+  link "$fake/lib/python$pyver/site-packages/numpy/_core/include" "$npinc"
+fi
+
+# --- 5. build the interfaces and install both Python packages into the venv ----------
+build_stamp="$VENV/.sam2_ros_build"
+src_hash=$(cd "$ROOT" && for p in package.xml CMakeLists.txt msg srv sam2_core sam2_ros scripts launch config models; do
+  if [ -e "$p" ]; then find "$p" -type f ! -name "*.pyc"; fi; done | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -d' ' -f1)
+if [ "$(cat "$build_stamp" 2>/dev/null)" != "$src_hash" ] || ! (cd / && "$VPY" -c 'import sam2_ros.msg, sam2_core') >/dev/null 2>&1; then
+  say "building the sam2_ros package (interfaces + Python) into .venv with colcon"
+  export AMENT_PREFIX_PATH="$VENV" CMAKE_PREFIX_PATH="$VENV"
+  (cd "$ROOT" && "$VENV/bin/colcon" --log-base build/log build --paths "$ROOT" --merge-install \
+      --build-base build --install-base "$VENV" \
+      --event-handlers console_cohesion- console_direct- console_stderr+ status- summary- \
+      --cmake-args -DPython3_EXECUTABLE="$VPY" -DBUILD_TESTING=OFF -Wno-dev) \
+    > "$ROOT/build/colcon.log" 2>&1 || { mkdir -p "$ROOT/build"; tail -40 "$ROOT/build/colcon.log" >&2; die "colcon build failed (full log: build/colcon.log)"; }
+  echo "$src_hash" > "$build_stamp"
+fi
+
+(cd / && "$VPY" -c 'import sam2_core, sam2_ros.msg, sam2_ros.srv') \
+  || die "the venv cannot import sam2_core and sam2_ros.msg after the build"
+say "ready: $VENV"
