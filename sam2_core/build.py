@@ -55,9 +55,7 @@ def _build_network(cfg: ModelConfig) -> SAM2Model:
     feat = (cfg.feat_size, cfg.feat_size)
 
     def rope(**kw) -> RoPEAttention:
-        return RoPEAttention(
-            cfg.d_model, 1, downsample_rate=1, dropout=0.1, rope_theta=10000.0, feat_sizes=feat, **kw
-        )
+        return RoPEAttention(cfg.d_model, 1, downsample_rate=1, dropout=0.1, rope_theta=10000.0, feat_sizes=feat, **kw)
 
     layer = MemoryAttentionLayer(
         activation="relu",
@@ -76,9 +74,7 @@ def _build_network(cfg: ModelConfig) -> SAM2Model:
     memory_encoder = MemoryEncoder(
         out_dim=cfg.mem_dim,
         mask_downsampler=MaskDownSampler(embed_dim=cfg.d_model, kernel_size=3, stride=2, padding=1),
-        fuser=Fuser(
-            CXBlock(dim=cfg.d_model, kernel_size=7, padding=3, layer_scale_init_value=1e-6), num_layers=2
-        ),
+        fuser=Fuser(CXBlock(dim=cfg.d_model, kernel_size=7, padding=3, layer_scale_init_value=1e-6), num_layers=2),
         position_encoding=PositionEmbeddingSine(cfg.mem_dim, normalize=True, temperature=10000),
         in_dim=cfg.d_model,
     )
@@ -86,14 +82,16 @@ def _build_network(cfg: ModelConfig) -> SAM2Model:
         embed_dim=cfg.d_model,
         image_embedding_size=feat,
         input_image_size=(cfg.image_size, cfg.image_size),
-        mask_in_chans=16,
+        mask_in_chans=cfg.mask_in_chans,
     )
     mask_decoder = MaskDecoder(
         num_multimask_outputs=3,
-        transformer=TwoWayTransformer(depth=2, embedding_dim=cfg.d_model, mlp_dim=2048, num_heads=8),
+        transformer=TwoWayTransformer(
+            depth=2, embedding_dim=cfg.d_model, mlp_dim=cfg.decoder_mlp_dim, num_heads=cfg.decoder_num_heads
+        ),
         transformer_dim=cfg.d_model,
         iou_head_depth=3,
-        iou_head_hidden_dim=256,
+        iou_head_hidden_dim=cfg.iou_head_hidden_dim,
         use_high_res_features=cfg.use_high_res_features_in_sam,
         iou_prediction_use_sigmoid=cfg.iou_prediction_use_sigmoid,
         pred_obj_scores=cfg.pred_obj_scores,
@@ -117,9 +115,7 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, torch.Tensor]:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except (RuntimeError, pickle.UnpicklingError, zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(
-            f"cannot read checkpoint {path}: not a readable PyTorch file ({first})"
-        ) from exc
+        raise CheckpointError(f"cannot read checkpoint {path}: not a readable PyTorch file ({first})") from exc
     state = data.get("model", data) if isinstance(data, Mapping) else None
     if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise CheckpointError(
@@ -151,9 +147,7 @@ def load_checkpoint(model: SAM2Model, path: str | os.PathLike) -> None:
             parts.append(f"{len(missing)} missing keys (e.g. {', '.join(missing[:5])})")
         if unexpected:
             parts.append(f"{len(unexpected)} unexpected keys (e.g. {', '.join(unexpected[:5])})")
-        raise CheckpointError(
-            f"checkpoint {os.fspath(path)} does not fit model {name!r}: " + "; ".join(parts)
-        )
+        raise CheckpointError(f"checkpoint {os.fspath(path)} does not fit model {name!r}: " + "; ".join(parts))
     bad = [(k, tuple(state[k].shape), tuple(v.shape)) for k, v in own.items() if state[k].shape != v.shape]
     if bad:
         shown = ", ".join(f"{k} {got} vs {want}" for k, got, want in bad[:5])

@@ -37,6 +37,10 @@ class ModelConfig:
     num_maskmem: int = 7  # 1 conditioning slot + 6 recent frames
     memory_attention_layers: int = 4
     memory_attention_ffn_dim: int = 2048
+    decoder_mlp_dim: int = 2048  # two-way transformer feed-forward width
+    decoder_num_heads: int = 8
+    iou_head_hidden_dim: int = 256
+    mask_in_chans: int = 16  # prompt encoder's mask-downscaling width
     fpn_top_down_levels: tuple[int, ...] = (2, 3)
     # behaviour flags shared by all official models
     sigmoid_scale_for_mem_enc: float = 20.0
@@ -132,6 +136,32 @@ for _size, _trunk in _TRUNKS.items():
 
 #: The eight official model names, SAM 2 first.
 OFFICIAL_MODEL_NAMES: tuple[str, ...] = tuple(MODEL_CONFIGS)
+
+#: The project's own small SAM 2.1 model, trained on synthetic scenes (``sam2_core/checkpoints``).
+NANO_MODEL_NAME = "sam2.1_hiera_nano"
+MODEL_CONFIGS[NANO_MODEL_NAME] = ModelConfig(
+    name=NANO_MODEL_NAME,
+    # stage grids at 256 input: 64, 32, 16, 8 patches; windows tile them exactly
+    hiera=HieraConfig(
+        embed_dim=32,
+        num_heads=1,
+        stages=(1, 2, 4, 1),
+        global_att_blocks=(4, 6),
+        window_pos_embed_bkg_spatial_size=(7, 7),
+        window_spec=(8, 4, 8, 8),
+    ),
+    image_size=256,
+    d_model=128,
+    mem_dim=64,
+    memory_attention_layers=2,
+    memory_attention_ffn_dim=512,
+    decoder_mlp_dim=512,
+    decoder_num_heads=8,
+    iou_head_hidden_dim=128,
+    mask_in_chans=16,
+    family="sam2.1_hiera_tiny",
+    **_SAM21_FLAGS,
+)
 
 
 def register_model(config: ModelConfig) -> None:

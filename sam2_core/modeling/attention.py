@@ -51,9 +51,17 @@ class Attention(nn.Module):
         b, h, n, c = x.shape
         return x.transpose(1, 2).reshape(b, n, h * c)
 
-    def _attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    def _attend(
+        self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, key_padding_mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Heads-split q, k, v -> ``B x Nq x embedding_dim``; ``key_padding_mask`` B x Nk, True = ignore."""
         p = self.dropout_p if self.training else 0.0
-        return self.out_proj(self._merge(F.scaled_dot_product_attention(q, k, v, dropout_p=p)))
+        keep = None
+        if key_padding_mask is not None:
+            # SDPA's boolean mask means "may attend"; B x 1 x 1 x Nk broadcasts over heads and queries.
+            # A fully padded row gives zeros, not NaN.
+            keep = ~key_padding_mask[:, None, None, :]
+        return self.out_proj(self._merge(F.scaled_dot_product_attention(q, k, v, attn_mask=keep, dropout_p=p)))
 
     def forward(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         """q: ``B x Nq x embedding_dim``; k, v: ``B x Nk x kv_in_dim`` -> ``B x Nq x embedding_dim``."""
@@ -95,9 +103,18 @@ class RoPEAttention(Attention):
         return freqs
 
     def forward(
-        self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, num_k_exclude_rope: int = 0
+        self,
+        q: torch.Tensor,
+        k: torch.Tensor,
+        v: torch.Tensor,
+        num_k_exclude_rope: int = 0,
+        key_padding_mask: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """q: ``B x Nq x C``; k, v: ``B x Nk x kv_in_dim``; returns ``B x Nq x C``."""
+        """q: ``B x Nq x C``; k, v: ``B x Nk x kv_in_dim``; returns ``B x Nq x C``.
+
+        ``key_padding_mask`` (B x Nk bool, True = ignore) lets batch rows have fewer real keys;
+        all-False gives exactly the unmasked result.
+        """
         q = self._split(self.q_proj(q))
         k = self._split(self.k_proj(k))
         v = self._split(self.v_proj(v))
@@ -107,4 +124,4 @@ class RoPEAttention(Attention):
         num_rope = k.shape[-2] - num_k_exclude_rope
         q, k_rot = apply_rope(q, k[:, :, :num_rope], freqs, repeat_freqs_k=self.rope_k_repeat)
         k = torch.cat([k_rot, k[:, :, num_rope:]], dim=2) if num_k_exclude_rope else k_rot
-        return self._attend(q, k, v)
+        return self._attend(q, k, v, key_padding_mask)

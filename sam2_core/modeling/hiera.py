@@ -10,25 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sam2_core.modeling.common import MLP
-
-
-class DropPath(nn.Module):
-    """Stochastic depth: during training, zero a whole sample's residual branch with probability ``p``.
-
-    Kept samples are scaled by ``1 / (1 - p)`` so the expected value is unchanged; identity at eval.
-    """
-
-    def __init__(self, drop_prob: float = 0.0) -> None:
-        super().__init__()
-        self.drop_prob = drop_prob
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.training or self.drop_prob == 0.0:
-            return x
-        keep = 1.0 - self.drop_prob
-        mask = x.new_empty((x.shape[0],) + (1,) * (x.ndim - 1)).bernoulli_(keep)
-        return x * mask.div_(keep) if keep > 0.0 else x * mask
+from .common import MLP, DropPath
 
 
 def window_partition(x: torch.Tensor, size: int) -> tuple[torch.Tensor, tuple[int, int]]:

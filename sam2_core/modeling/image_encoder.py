@@ -41,9 +41,7 @@ class FpnNeck(nn.Module):
         # "convs.{j}.conv.weight" keys
         self.convs = nn.ModuleList(
             nn.Sequential(
-                OrderedDict(
-                    conv=nn.Conv2d(dim, d_model, kernel_size=kernel_size, stride=stride, padding=padding)
-                )
+                OrderedDict(conv=nn.Conv2d(dim, d_model, kernel_size=kernel_size, stride=stride, padding=padding))
             )
             for dim in self.backbone_channel_list
         )

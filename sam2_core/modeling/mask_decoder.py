@@ -79,8 +79,7 @@ class MaskDecoder(nn.Module):
 
         # Each mask token is turned into the weights of a 1x1 "conv" over the upscaled image.
         self.output_hypernetworks_mlps = nn.ModuleList(
-            MLP(transformer_dim, transformer_dim, transformer_dim // 8, 3)
-            for _ in range(self.num_mask_tokens)
+            MLP(transformer_dim, transformer_dim, transformer_dim // 8, 3) for _ in range(self.num_mask_tokens)
         )
         self.iou_prediction_head = MLP(
             transformer_dim,
@@ -91,9 +90,7 @@ class MaskDecoder(nn.Module):
         )
         if pred_obj_scores:
             self.pred_obj_score_head = (
-                MLP(transformer_dim, transformer_dim, 1, 3)
-                if pred_obj_scores_mlp
-                else nn.Linear(transformer_dim, 1)
+                MLP(transformer_dim, transformer_dim, 1, 3) if pred_obj_scores_mlp else nn.Linear(transformer_dim, 1)
             )
 
         self.dynamic_multimask_via_stability = dynamic_multimask_via_stability

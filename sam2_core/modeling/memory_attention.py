@@ -7,44 +7,10 @@ from __future__ import annotations
 import copy
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from .attention import RoPEAttention
 from .common import activation_by_name
-from .position_encoding import apply_rope
-
-
-def _masked_rope_attention(
-    attn: RoPEAttention,
-    q: torch.Tensor,
-    k: torch.Tensor,
-    v: torch.Tensor,
-    num_k_exclude_rope: int,
-    key_padding_mask: torch.Tensor,
-) -> torch.Tensor:
-    """``attn(q, k, v, num_k_exclude_rope)`` with padded keys ignored.
-
-    q: ``B x Nq x C``; k, v: ``B x Nk x kv_in_dim``; key_padding_mask: ``B x Nk`` bool, True = ignore.
-    Returns ``B x Nq x C``. Mirrors ``RoPEAttention.forward`` step by step (same projections, rotations
-    and merge) and only adds the mask to the attention call, so an all-False mask gives the unmasked
-    result; it would shrink to one call if ``RoPEAttention`` accepted an ``attn_mask``.
-    """
-    q = attn._split(attn.q_proj(q))
-    k = attn._split(attn.k_proj(k))
-    v = attn._split(attn.v_proj(v))
-    if q.shape[-2] != k.shape[-2] and not attn.rope_k_repeat:
-        raise ValueError("keys differ in length from queries but rope_k_repeat is off")
-    freqs = attn._frequencies(q.shape[-2], q.device)
-    num_rope = k.shape[-2] - num_k_exclude_rope
-    q, k_rot = apply_rope(q, k[:, :, :num_rope], freqs, repeat_freqs_k=attn.rope_k_repeat)
-    k = torch.cat([k_rot, k[:, :, num_rope:]], dim=2) if num_k_exclude_rope else k_rot
-    # SDPA's boolean mask means "may attend", the opposite of a padding mask; B x 1 x 1 x Nk
-    # broadcasts over heads and queries. A fully padded row yields zeros, not NaN.
-    keep = ~key_padding_mask[:, None, None, :]
-    p = attn.dropout_p if attn.training else 0.0
-    out = F.scaled_dot_product_attention(q, k, v, attn_mask=keep, dropout_p=p)
-    return attn.out_proj(attn._merge(out))
 
 
 class MemoryAttentionLayer(nn.Module):
@@ -108,19 +74,14 @@ class MemoryAttentionLayer(nn.Module):
         x = self.norm2(tgt)
         q = x + query_pos if self.pos_enc_at_cross_attn_queries and query_pos is not None else x
         k = memory + pos if self.pos_enc_at_cross_attn_keys and pos is not None else memory
-        is_rope = isinstance(self.cross_attn_image, RoPEAttention)
-        if num_k_exclude_rope > 0 and not is_rope:
-            raise TypeError("object-pointer tokens can only be excluded from RoPE in a RoPEAttention")
-        if key_padding_mask is not None:
-            if not is_rope:
-                raise TypeError("memory_key_padding_mask needs a RoPEAttention cross-attention")
-            out = _masked_rope_attention(
-                self.cross_attn_image, q, k, memory, num_k_exclude_rope, key_padding_mask
-            )
-        elif num_k_exclude_rope > 0:
-            out = self.cross_attn_image(q, k, memory, num_k_exclude_rope=num_k_exclude_rope)
-        else:
+        if not isinstance(self.cross_attn_image, RoPEAttention):
+            if num_k_exclude_rope or key_padding_mask is not None:
+                raise TypeError("pointer tokens and padding masks need a RoPEAttention cross-attention")
             out = self.cross_attn_image(q, k, memory)
+        else:
+            out = self.cross_attn_image(
+                q, k, memory, num_k_exclude_rope=num_k_exclude_rope, key_padding_mask=key_padding_mask
+            )
         return tgt + self.dropout2(out)
 
     def forward(

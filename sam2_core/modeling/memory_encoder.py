@@ -10,7 +10,7 @@ import math
 import torch
 from torch import nn
 
-from .common import LayerNorm2d
+from .common import DropPath, LayerNorm2d
 
 
 class MaskDownSampler(nn.Module):
@@ -52,17 +52,6 @@ class MaskDownSampler(nn.Module):
         return self.encoder(x)
 
 
-def _drop_path(x: torch.Tensor, drop_prob: float, training: bool) -> torch.Tensor:
-    """Stochastic depth: in training, zero whole samples of a residual branch and rescale the rest."""
-    if drop_prob == 0.0 or not training:
-        return x
-    keep = 1.0 - drop_prob
-    mask = x.new_empty((x.shape[0],) + (1,) * (x.ndim - 1)).bernoulli_(keep)
-    if keep > 0.0:
-        mask.div_(keep)
-    return x * mask
-
-
 class CXBlock(nn.Module):
     """ConvNeXt block on ``B x C x H x W``: depthwise conv, LayerNorm, pointwise MLP (x4), layer scale.
 
@@ -79,17 +68,13 @@ class CXBlock(nn.Module):
         use_dwconv: bool = True,  # depthwise (groups=dim) rather than full conv
     ) -> None:
         super().__init__()
-        self.dwconv = nn.Conv2d(
-            dim, dim, kernel_size=kernel_size, padding=padding, groups=dim if use_dwconv else 1
-        )
+        self.dwconv = nn.Conv2d(dim, dim, kernel_size=kernel_size, padding=padding, groups=dim if use_dwconv else 1)
         self.norm = LayerNorm2d(dim, eps=1e-6)
         self.pwconv1 = nn.Linear(dim, 4 * dim)
         self.act = nn.GELU()
         self.pwconv2 = nn.Linear(4 * dim, dim)
-        self.gamma = (
-            nn.Parameter(layer_scale_init_value * torch.ones(dim)) if layer_scale_init_value > 0 else None
-        )
-        self.drop_path = drop_path
+        self.gamma = nn.Parameter(layer_scale_init_value * torch.ones(dim)) if layer_scale_init_value > 0 else None
+        self.drop_path = DropPath(drop_path) if drop_path > 0.0 else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``B x dim x H x W`` -> same shape."""
@@ -99,7 +84,7 @@ class CXBlock(nn.Module):
         if self.gamma is not None:
             y = self.gamma * y
         y = y.permute(0, 3, 1, 2)
-        return x + _drop_path(y, self.drop_path, self.training)
+        return x + self.drop_path(y)
 
 
 class Fuser(nn.Module):
@@ -144,9 +129,7 @@ class MemoryEncoder(nn.Module):
         self.pix_feat_proj = nn.Conv2d(in_dim, in_dim, kernel_size=1)
         self.fuser = fuser
         self.position_encoding = position_encoding
-        self.out_proj: nn.Module = (
-            nn.Conv2d(in_dim, out_dim, kernel_size=1) if out_dim != in_dim else nn.Identity()
-        )
+        self.out_proj: nn.Module = nn.Conv2d(in_dim, out_dim, kernel_size=1) if out_dim != in_dim else nn.Identity()
 
     def forward(
         self, pix_feat: torch.Tensor, masks: torch.Tensor, skip_mask_sigmoid: bool = False

@@ -110,9 +110,7 @@ class SAM2Model(nn.Module):
         fpn, pos = out["backbone_fpn"], out["vision_pos_enc"]
         dec = self.sam_mask_decoder
         # the decoder's high-resolution projections are per image, not per prompt: do them once
-        high_res = (
-            [dec.conv_s0(fpn[0]), dec.conv_s1(fpn[1])] if self.config.use_high_res_features_in_sam else []
-        )
+        high_res = [dec.conv_s0(fpn[0]), dec.conv_s1(fpn[1])] if self.config.use_high_res_features_in_sam else []
         return ImageFeatures(features=fpn[-1], pos=pos[-1], high_res=high_res)
 
     def add_no_memory(self, features: torch.Tensor) -> torch.Tensor:
@@ -157,9 +155,7 @@ class SAM2Model(nn.Module):
                 dense_mask = F.interpolate(
                     mask_inputs.float(), size=size, mode="bilinear", align_corners=False, antialias=True
                 )
-        sparse, dense = self.sam_prompt_encoder(
-            points=(point_coords, point_labels), boxes=None, masks=dense_mask
-        )
+        sparse, dense = self.sam_prompt_encoder(points=(point_coords, point_labels), boxes=None, masks=dense_mask)
         multimasks, ious, tokens, object_score_logits = self.sam_mask_decoder(
             image_embeddings=features,
             image_pe=self.sam_prompt_encoder.get_dense_pe(),
@@ -187,9 +183,7 @@ class SAM2Model(nn.Module):
         obj_ptr = self._gate_pointer(self.obj_ptr_proj(token), present.to(token.dtype))
         return HeadOutput(multimasks, high_multimasks, ious, low, high, obj_ptr, object_score_logits)
 
-    def mask_as_output(
-        self, features: torch.Tensor, high_res: list[torch.Tensor], masks: torch.Tensor
-    ) -> HeadOutput:
+    def mask_as_output(self, features: torch.Tensor, high_res: list[torch.Tensor], masks: torch.Tensor) -> HeadOutput:
         """Use binary mask prompts ``B x 1 x S x S`` directly as the output (logits -10 / +10).
 
         The decoder still runs once on the downsampled mask to produce an object pointer.
