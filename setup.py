@@ -15,7 +15,7 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["sam2_core", "sam2_core.*", "sam2_ros", "sam2_ros.*"]),
     package_data={"sam2_core": ["checkpoints/*.pt"]},
-    install_requires=["torch>=2.3", "numpy", "opencv-python-headless"],
+    install_requires=["torch>=2.3", "numpy", "opencv-python-headless", "pyyaml"],
     entry_points={
         "console_scripts": [
             "sam2-train=sam2_core.train:main",

@@ -2,10 +2,11 @@
 # SPDX-License-Identifier: Apache-2.0
 """SAM 2 / SAM 2.1 in plain PyTorch: the network, an image predictor and a streaming tracker."""
 
-from .build import CheckpointError, build_model, load_checkpoint, read_checkpoint
+from .build import CheckpointError, build_model, bundled_checkpoint, load_checkpoint, read_checkpoint
 from .config import MODEL_CONFIGS, OFFICIAL_MODEL_NAMES, ModelConfig, get_config, model_names, register_model
 from .modeling.sam2 import SAM2Model
 from .predictor import ImagePredictor
+from .tracker import Tracker, TrackResult
 
 MODEL_NAMES = OFFICIAL_MODEL_NAMES
 
@@ -17,7 +18,10 @@ __all__ = [
     "ImagePredictor",
     "ModelConfig",
     "SAM2Model",
+    "TrackResult",
+    "Tracker",
     "build_model",
+    "bundled_checkpoint",
     "get_config",
     "load_checkpoint",
     "model_names",

@@ -104,6 +104,15 @@ def _build_network(cfg: ModelConfig) -> SAM2Model:
     return SAM2Model(cfg, image_encoder, memory_attention, memory_encoder, prompt_encoder, mask_decoder)
 
 
+CHECKPOINT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "checkpoints")
+
+
+def bundled_checkpoint(name: str) -> str | None:
+    """Path of the checkpoint shipped with this package for ``name`` (the project's own models), if any."""
+    path = os.path.join(CHECKPOINT_DIR, f"{name}.pt")
+    return path if os.path.isfile(path) else None
+
+
 def read_checkpoint(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     """The state dict in an official checkpoint (``{"model": state_dict}``) or a bare state dict."""
     path = os.fspath(path)

@@ -60,7 +60,7 @@ def fill_holes(mask_logits: torch.Tensor, max_area: int) -> torch.Tensor:
     area = torch.zeros(planes * hw + 1, device=device).scatter_add_(0, key, ones)
     open_edges = torch.zeros(planes * hw + 1, device=device).scatter_add_(0, key, disagree.flatten().float())
     is_hole = background & (area[key] <= max_area).view(n, c, h, w) & (open_edges[key] == 0).view(n, c, h, w)
-    return torch.where(is_hole, torch.as_tensor(HOLE_FILL_LOGIT, dtype=mask_logits.dtype), mask_logits)
+    return torch.where(is_hole, HOLE_FILL_LOGIT, mask_logits)
 
 
 def keep_highest_object(mask_logits: torch.Tensor) -> torch.Tensor:

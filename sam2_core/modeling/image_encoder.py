@@ -72,7 +72,7 @@ class FpnNeck(nn.Module):
                     mode=self.fpn_interp_model,
                     align_corners=None if self.fpn_interp_model == "nearest" else False,
                     antialias=False,
-                )
+                ).to(lateral.dtype)
                 prev = lateral + top_down
                 if self.fuse_type == "avg":
                     prev = prev / 2

@@ -77,9 +77,11 @@ class PositionEmbeddingRandom(nn.Module):
 
     def _encode(self, coords: torch.Tensor) -> torch.Tensor:
         """``... x 2`` coordinates in [0, 1] -> ``... x 2*num_pos_feats``."""
-        coords = (2 * coords - 1) @ self.positional_encoding_gaussian_matrix
+        matrix = self.positional_encoding_gaussian_matrix
+        # float32 maths whatever the model's dtype: bf16 coordinates would be off by pixels
+        coords = (2 * coords.float() - 1) @ matrix.float()
         coords = 2 * math.pi * coords
-        return torch.cat([coords.sin(), coords.cos()], dim=-1)
+        return torch.cat([coords.sin(), coords.cos()], dim=-1).to(matrix.dtype)
 
     def forward(self, size: tuple[int, int]) -> torch.Tensor:
         """Dense encoding of an ``H x W`` grid of cell centres: ``C x H x W``."""

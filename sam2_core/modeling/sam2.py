@@ -155,6 +155,7 @@ class SAM2Model(nn.Module):
                 dense_mask = F.interpolate(
                     mask_inputs.float(), size=size, mode="bilinear", align_corners=False, antialias=True
                 )
+            dense_mask = dense_mask.to(features.dtype)
         sparse, dense = self.sam_prompt_encoder(points=(point_coords, point_labels), boxes=None, masks=dense_mask)
         multimasks, ious, tokens, object_score_logits = self.sam_mask_decoder(
             image_embeddings=features,
@@ -198,7 +199,7 @@ class SAM2Model(nn.Module):
             antialias=True,
         )
         ious = masks.new_ones(masks.shape[0], 1).float()
-        obj_ptr = self.sam_heads(features, high_res, mask_inputs=self.mask_downsample(masks.float())).obj_ptr
+        obj_ptr = self.sam_heads(features, high_res, mask_inputs=self.mask_downsample(masks.to(features.dtype))).obj_ptr
         present = torch.any(masks.flatten(1).float() > 0.0, dim=1)[:, None].float()
         object_score_logits = scale * present + bias
         obj_ptr = self._gate_pointer(obj_ptr, present.to(obj_ptr.dtype))

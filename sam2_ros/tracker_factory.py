@@ -1,0 +1,114 @@
+# Copyright 2026 The sam2_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""Build the sam2_core Tracker the node drives from its parameters; device and dtype resolution.
+
+The node takes the factory as an argument, so its tests swap in a fake tracker. torch and
+sam2_core are imported here, when a model is built, not when the node module is imported.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import sys
+from typing import Any
+
+from sam2_ros.tracker_parameters import TrackerParams
+
+
+def resolve_device(name: str) -> str:
+    """A torch device string for the ``device`` parameter; ValueError when it is not usable here."""
+    import torch
+
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise ValueError(f"device '{name}' requested but PyTorch sees no CUDA GPU here")
+        index = int(name.split(":", 1)[1]) if ":" in name else 0
+        if index >= torch.cuda.device_count():
+            raise ValueError(
+                f"device '{name}' requested but only {torch.cuda.device_count()} CUDA GPU(s) exist"
+            )
+    if name == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
+        raise ValueError("device 'mps' requested but PyTorch has no MPS support here")
+    return name
+
+
+def resolve_dtype(name: str, device: str) -> Any:
+    """The torch dtype for the ``dtype`` parameter; auto is bfloat16 on CUDA GPUs that support it."""
+    import torch
+
+    if name == "auto":
+        on_bf16_gpu = device.startswith("cuda") and torch.cuda.is_bf16_supported()
+        return torch.bfloat16 if on_bf16_gpu else torch.float32
+    return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[name]
+
+
+# Used when the `checkpoint` parameter is empty: the project's small model, trained on
+# synthetic scenes only and shipped in sam2_core/checkpoints/.
+FALLBACK_MODEL = "sam2.1_hiera_nano"
+
+
+def resolve_weights(model: str, checkpoint: str) -> tuple[str, str]:
+    """(model name, checkpoint path) for the ``model`` / ``checkpoint`` parameters.
+
+    An empty checkpoint means the weights shipped with the package: the model's own if it has
+    some, else the small synthetic-scene model. ValueError when neither exists, because an
+    official model with random weights would track nothing.
+    """
+    import sam2_core
+
+    if checkpoint:
+        path = os.path.expanduser(checkpoint)
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"checkpoint '{checkpoint}' does not exist or is not a file")
+        return model, path
+    bundled = sam2_core.bundled_checkpoint(model)
+    if bundled:
+        return model, bundled
+    fallback = sam2_core.bundled_checkpoint(FALLBACK_MODEL)
+    if fallback:
+        return FALLBACK_MODEL, fallback
+    raise ValueError(
+        f"no checkpoint set for model '{model}': set the `checkpoint` parameter to the official "
+        f"{model}.pt file (see the README for download links)"
+    )
+
+
+def make_tracker(params: TrackerParams) -> Any:
+    """Load the model named by the parameters and wrap it in a ``sam2_core.Tracker``.
+
+    Raises (FileNotFoundError, ValueError, or sam2_core's CheckpointError) with a message naming
+    the problem; the node turns that into a failed configure.
+    """
+    import sam2_core
+
+    names = sam2_core.model_names()
+    if params.model not in names:
+        raise ValueError(f"unknown model '{params.model}'; choose one of: {', '.join(names)}")
+    if params.compile:
+        raise ValueError("compile: this version offers no compiled tracking step yet; set compile to false")
+    model_name, checkpoint = resolve_weights(params.model, params.checkpoint)
+    device = resolve_device(params.device)
+    model = sam2_core.build_model(
+        model_name,
+        checkpoint=checkpoint,
+        device=device,
+        dtype=resolve_dtype(params.dtype, device),
+        image_size=params.image_size or None,
+    )
+    return sam2_core.Tracker(
+        model,
+        max_objects=params.max_objects,
+        fill_hole_area=params.fill_hole_area,
+        non_overlap_masks=params.non_overlap_masks,
+    )
+
+
+def release_device_memory() -> None:
+    """Return cached accelerator memory to the driver (after the tracker's tensors are dropped)."""
+    gc.collect()
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available() and torch.cuda.is_initialized():
+        torch.cuda.empty_cache()

@@ -1,0 +1,113 @@
+# Copyright 2026 The sam2_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""``python -m sam2_core.evaluate``: the CLI runs end to end, and scores are exact for known predictions."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from sam2_core import get_config, register_model
+from sam2_core.config import HieraConfig
+from sam2_core.evaluate import evaluate_video, main, synthetic_videos, track_video
+from sam2_core.metrics import evaluate_sequence
+from sam2_core.training.data import TRAIN_SEED_MIN
+
+TINY = "test_eval_tiny"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def tiny_model() -> None:
+    register_model(
+        replace(
+            get_config("sam2.1_hiera_nano"),
+            name=TINY,
+            hiera=HieraConfig(
+                embed_dim=8,
+                num_heads=1,
+                stages=(1, 1, 1, 1),
+                global_att_blocks=(2,),
+                window_pos_embed_bkg_spatial_size=(4, 4),
+                window_spec=(4, 2, 2, 2),
+            ),
+            image_size=64,
+            d_model=32,
+            mem_dim=16,
+            memory_attention_layers=1,
+            memory_attention_ffn_dim=32,
+            decoder_mlp_dim=32,
+            decoder_num_heads=2,
+            iou_head_hidden_dim=16,
+            mask_in_chans=4,
+        )
+    )
+
+
+class OracleTracker:
+    """Follows the Tracker contract and returns the ground truth: records the prompts it got."""
+
+    def __init__(self, gt: np.ndarray) -> None:
+        self.gt, self.t, self.prompts = gt, -1, []
+
+    def reset(self) -> None:
+        self.t, self.prompts = -1, []
+
+    def _result(self):
+        ids = [p[0] for p in self.prompts]
+        masks = torch.from_numpy(self.gt[self.t, : len(ids)])
+        return type(
+            "R", (), {"masks": masks, "object_scores": torch.where(masks.flatten(1).any(1), 5.0, -5.0)}
+        )
+
+    def track(self, frame):
+        self.t += 1
+        return self._result()
+
+    def add_prompt(self, obj_id, points=None, labels=None, box=None, mask=None):
+        self.prompts.append((obj_id, points, labels, box, mask))
+        return self._result()
+
+
+def test_oracle_scores_one_and_baseline_is_repeating_the_first_mask():
+    ((name, frames, gt),) = synthetic_videos(
+        1, seed_start=3, scenario="random", height=48, width=64, num_frames=6
+    )
+    oracle = OracleTracker(gt)
+    result, pred, scores = evaluate_video(oracle, name, frames, gt, "click")
+    assert result.J == result.F == result.JF == 1.0
+    np.testing.assert_array_equal(pred, gt)
+    assert (scores > 0).all() == gt.reshape(*gt.shape[:2], -1).any(-1).all()
+    expected = evaluate_sequence(np.repeat(gt[:1], len(gt), axis=0), gt)["J&F"]
+    assert result.baseline_JF == pytest.approx(expected, abs=1e-12)
+    # one positive click per object, inside its first-frame mask, ids 1..K
+    assert [p[0] for p in oracle.prompts] == list(range(1, gt.shape[1] + 1))
+    for k, (_, points, labels, _, _) in enumerate(oracle.prompts):
+        ((x, y),) = points
+        assert labels == [1] and gt[0, k, int(y), int(x)]
+    track_video(oracle, frames, gt[0], "box")
+    assert all(p[3] is not None for p in oracle.prompts)
+
+
+def test_evaluation_seeds_are_held_out():
+    with pytest.raises(ValueError, match="below"):
+        next(synthetic_videos(2, seed_start=TRAIN_SEED_MIN - 1))
+
+
+def test_cli_runs_and_writes_json(tmp_path, capsys):
+    out = tmp_path / "eval.json"
+    argv = ["--model", TINY, "--num-clips", "2", "--frames", "3", "--height", "48", "--width", "64",
+            "--json", str(out), "--device", "cpu"]  # fmt: skip
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "J&F" in printed and "random-0" in printed and "mean" in printed
+    data = json.loads(out.read_text())
+    assert [v["name"] for v in data["videos"]] == ["random-0", "random-1"]
+    for v in data["videos"]:
+        assert (
+            0.0 <= v["J"] <= 1.0 and 0.0 <= v["F"] <= 1.0 and v["JF"] == pytest.approx((v["J"] + v["F"]) / 2)
+        )
+    assert data["summary"]["num_videos"] == 2
