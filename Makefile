@@ -26,5 +26,8 @@ test: venv
 demo: venv
 	$(PY) -m sam2_ros.demo
 
+bench: venv
+	$(PY) -m sam2_core.bench --model sam2.1_hiera_tiny --frames 8 --objects 1,3 --device cpu --compare-reference
+
 clean:
 	rm -rf build demo_output .pytest_cache .ruff_cache

@@ -18,7 +18,15 @@ import cv2
 import numpy as np
 import torch
 
-from .bench_measure import ProcessPeakMemory, StepMeter, fps, mask_iou, module_bytes, percentile_ms, tensor_bytes
+from .bench_measure import (
+    ProcessPeakMemory,
+    StepMeter,
+    fps,
+    mask_iou,
+    module_bytes,
+    percentile_ms,
+    tensor_bytes,
+)
 from .bench_reference import ReferenceRunner, ReferenceUnavailable, build_reference, reference_fills_holes
 from .build import build_model
 from .config import get_config
@@ -135,7 +143,8 @@ def compile_model(model: torch.nn.Module) -> None:
     CUDA graphs, because the tracker keeps step outputs (memories, pointers) across steps and CUDA-graph
     outputs are overwritten by the next replay.
     """
-    for name in ("image_encoder", "memory_attention", "memory_encoder", "sam_prompt_encoder", "sam_mask_decoder"):
+    parts = ("image_encoder", "memory_attention", "memory_encoder", "sam_prompt_encoder", "sam_mask_decoder")
+    for name in parts:
         part = getattr(model, name)
         part.forward = torch.compile(part.forward, mode="max-autotune-no-cudagraphs", dynamic=False)
 
@@ -216,7 +225,8 @@ def _track_clip(
         if len(contestants) == 2:
             ours, ref = contestants
             if ours.runner.obj_ids != ref.runner.obj_ids:
-                raise RuntimeError(f"object ids differ: ours {ours.runner.obj_ids}, reference {ref.runner.obj_ids}")
+                ids = f"ours {ours.runner.obj_ids}, reference {ref.runner.obj_ids}"
+                raise RuntimeError(f"object ids differ: {ids}")
             ious.append(mask_iou(masks["ours"], masks["reference"]))
         if t in (args.warmup - 1, args.frames - 1):
             for c in contestants:
@@ -251,12 +261,17 @@ def _fmt(value: float | None, spec: str = ".2f") -> str:
     return "-" if value is None else format(value, spec)
 
 
+def _state(row: dict, who: str) -> str:
+    start, end = row[f"{who}_state_mb_after_warmup"], row[f"{who}_state_mb_after_run"]
+    return f"{_fmt(start, '.1f')} -> {_fmt(end, '.1f')}"
+
+
 def format_table(rows: list[dict], on_cuda: bool) -> str:
     """The rows as a markdown table."""
     peak_title = "peak CUDA MB ours / ref" if on_cuda else "process peak RSS MB"
     head = (
-        "| objects | ours FPS | ref FPS | speed-up | ours p50 / p99 ms | ref p50 / p99 ms | CPU ms/frame ours / ref "
-        "| mean IoU vs ref "
+        "| objects | ours FPS | ref FPS | speed-up | ours p50 / p99 ms | ref p50 / p99 ms "
+        "| CPU ms/frame ours / ref | mean IoU vs ref "
         f"| ours state MB warm-up -> end | ref state MB warm-up -> end | {peak_title} |"
     )
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
@@ -273,9 +288,7 @@ def format_table(rows: list[dict], on_cuda: bool) -> str:
             f"{_fmt(r['reference_latency_p50_ms'], '.0f')} / {_fmt(r['reference_latency_p99_ms'], '.0f')} | "
             f"{_fmt(r['ours_cpu_ms_per_frame'], '.0f')} / {_fmt(r['reference_cpu_ms_per_frame'], '.0f')} | "
             f"{_fmt(r['mean_iou_vs_reference'], '.4f')} | "
-            f"{_fmt(r['ours_state_mb_after_warmup'], '.1f')} -> {_fmt(r['ours_state_mb_after_run'], '.1f')} | "
-            f"{_fmt(r['reference_state_mb_after_warmup'], '.1f')} -> {_fmt(r['reference_state_mb_after_run'], '.1f')} "
-            f"| {peak} |"
+            f"{_state(r, 'ours')} | {_state(r, 'reference')} | {peak} |"
         )
     return "\n".join(lines)
 
@@ -291,7 +304,13 @@ def _cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def run_info(args: argparse.Namespace, device: torch.device, source: FrameSource, fill: dict, vos: bool) -> dict:
+def run_info(
+    args: argparse.Namespace,
+    device: torch.device,
+    source: FrameSource,
+    fill: dict,
+    vos: bool,
+) -> dict:
     """What was run where: goes into every JSON row and above the table."""
     cfg = get_config(args.model)
     info = {
@@ -313,7 +332,8 @@ def run_info(args: argparse.Namespace, device: torch.device, source: FrameSource
         "reference_fill_hole_area": None,
     }
     if args.compare_reference:
-        info["reference"] = "sam2 1.1.0 " + ("SAM2VideoPredictorVOS (compiled)" if vos else "SAM2VideoPredictor")
+        predictor = "SAM2VideoPredictorVOS (compiled)" if vos else "SAM2VideoPredictor"
+        info["reference"] = f"sam2 1.1.0 {predictor}"
         if args.dtype == "bfloat16":
             info["reference"] += " under bfloat16 autocast"
         info["reference_fill_hole_area"] = fill["reference"]
@@ -350,18 +370,17 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--model", default="sam2.1_hiera_tiny", help="registered model name")
     parser.add_argument("--frames", type=int, default=100, help="clip length, warm-up included")
     parser.add_argument("--objects", type=_object_counts, default=[1, 10], help="object counts, e.g. 1,10")
-    parser.add_argument("--device", choices=("cuda", "cpu"), default="cuda" if torch.cuda.is_available() else "cpu")
+    default_device = "cuda" if torch.cuda.is_available() else "cpu"
+    parser.add_argument("--device", choices=("cuda", "cpu"), default=default_device)
     parser.add_argument("--dtype", choices=tuple(DTYPES), default="float32")
-    parser.add_argument(
-        "--compile", action="store_true", help="compile our network parts; the reference runs its VOS predictor"
-    )
+    parser.add_argument("--compile", action="store_true", help="compile ours; reference: its VOS predictor")
     parser.add_argument("--compare-reference", action="store_true", help="run the reference alongside ours")
     parser.add_argument("--json", metavar="OUT", help="write the rows as a JSON list to OUT")
     parser.add_argument(
-        "--checkpoint", help="official checkpoint ({'model': state_dict}) for both (default: seeded random weights)"
+        "--checkpoint", help="official checkpoint ({'model': state_dict}) for both (default: random weights)"
     )
     parser.add_argument("--warmup", type=int, help="untimed first frames (default 2; 16 with --compile)")
-    parser.add_argument("--image-size", type=int, help="model input size (multiple of 32; default the model's)")
+    parser.add_argument("--image-size", type=int, help="model input size (multiple of 32)")
     parser.add_argument("--video", help="video file to use instead of the synthetic clip (OpenCV reads it)")
     parser.add_argument("--height", type=int, default=480, help="synthetic frame height")
     parser.add_argument("--width", type=int, default=640, help="synthetic frame width")
@@ -379,9 +398,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         parser.error(str(exc))
     if args.device == "cuda" and not torch.cuda.is_available():
         built = f"built with CUDA {torch.version.cuda}" if torch.version.cuda else "a CPU-only build"
-        parser.error(f"--device cuda requested but CUDA is not available (torch {torch.__version__}, {built})")
+        parser.error(f"--device cuda requested but CUDA is not available ({torch.__version__}, {built})")
     if args.compile and args.device != "cuda":
-        parser.error("--compile needs --device cuda (the reference's compiled VOS predictor is a GPU configuration)")
+        parser.error("--compile needs --device cuda (the reference's compiled VOS predictor is GPU-only)")
     if args.warmup is None:
         args.warmup = DEFAULT_WARMUP[args.compile]
     if args.warmup < 1 or args.frames <= args.warmup:
@@ -429,14 +448,25 @@ def _run(args: argparse.Namespace) -> int:
             except ReferenceUnavailable as exc:
                 print(f"error: {exc}", file=sys.stderr)
                 return 2
-        model = build_model(args.model, checkpoint=checkpoint, device=device, dtype=dtype, image_size=args.image_size)
+        model = build_model(
+            args.model,
+            checkpoint=checkpoint,
+            device=device,
+            dtype=dtype,
+            image_size=args.image_size,
+        )
     if args.compile:
         compile_model(model)
     info = run_info(args, device, source, fill, vos)
     rows = []
     for count in args.objects:
         gc.collect()  # the previous row's states go before this row's memory is measured
-        tracker = Tracker(model, max_objects=max(16, count), fill_hole_area=fill["ours"], pad_to_capacity=args.compile)
+        tracker = Tracker(
+            model,
+            max_objects=max(16, count),
+            fill_hole_area=fill["ours"],
+            pad_to_capacity=args.compile,
+        )
         contestants = [Contestant("ours", OursRunner(tracker), StepMeter(device, module_bytes(model)))]
         if predictor is not None:
             autocast = dtype if dtype != torch.float32 else None

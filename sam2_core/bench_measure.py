@@ -91,7 +91,7 @@ def tensor_bytes(root: object, skip_types: tuple[type, ...] = (nn.Module,)) -> i
 
 
 class ProcessPeakMemory:
-    """Peak resident set size of this process (Linux ``VmHWM``), reset at ``start`` where the kernel allows."""
+    """Peak resident set size of this process (Linux ``VmHWM``), reset by ``start`` where allowed."""
 
     def start(self) -> None:
         try:
@@ -113,7 +113,7 @@ class ProcessPeakMemory:
 
 
 def mask_iou(a: torch.Tensor, b: torch.Tensor) -> np.ndarray:
-    """Per-object IoU of two ``N x H x W`` bool mask stacks; two empty masks count as 1.0. Returns N floats."""
+    """Per-object IoU of two ``N x H x W`` bool mask stacks (N floats); two empty masks count as 1.0."""
     if a.shape != b.shape:
         raise ValueError(f"mask stacks differ in shape: {tuple(a.shape)} vs {tuple(b.shape)}")
     inter = (a & b).flatten(1).sum(1).double()

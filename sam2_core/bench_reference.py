@@ -24,10 +24,10 @@ class ReferenceUnavailable(RuntimeError):
 
 
 def reference_config_file(name: str) -> str:
-    """The reference's Hydra config for an official model name, e.g. ``configs/sam2.1/sam2.1_hiera_t.yaml``."""
+    """The reference's Hydra config for an official model, e.g. ``configs/sam2.1/sam2.1_hiera_t.yaml``."""
     family, _, size = name.partition("_hiera_")
     if family not in ("sam2", "sam2.1") or size not in _CONFIG_SIZE:
-        raise ReferenceUnavailable(f"model {name!r} has no reference implementation (only the official models do)")
+        raise ReferenceUnavailable(f"model {name!r} has no reference implementation (only official models)")
     return f"configs/{family}/{family}_hiera_{_CONFIG_SIZE[size]}.yaml"
 
 
@@ -140,7 +140,8 @@ class ReferenceRunner:
                 state = self.predictor.init_state(video_path=folder)
         h, w = first_frame.shape[:2]
         if (state["video_height"], state["video_width"]) != (h, w):
-            raise RuntimeError(f"reference read frame 0 as {state['video_height']}x{state['video_width']}, not {h}x{w}")
+            got = f"{state['video_height']}x{state['video_width']}"
+            raise RuntimeError(f"reference read frame 0 as {got}, not {h}x{w}")
         self._frames = _LiveFrames(self.num_frames, self.predictor.image_size, self.device)
         state["images"] = self._frames
         state["num_frames"] = self.num_frames

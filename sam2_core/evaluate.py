@@ -176,8 +176,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--prompt", default="click", choices=PROMPTS, help="first-frame prompt per object")
     p.add_argument("--image-size", type=int, default=None, help="model input size (default: the model's)")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--threads", type=int, default=0, help="CPU threads for PyTorch (0: its default)")
     p.add_argument("--json", default=None, help="write per-video results and the summary here")
     a = p.parse_args(argv)
+    if a.threads > 0:
+        torch.set_num_threads(a.threads)
 
     model = build_model(a.model, checkpoint=a.checkpoint, device=a.device, image_size=a.image_size)
     if a.data == "synthetic":

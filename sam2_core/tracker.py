@@ -148,7 +148,7 @@ class Tracker:
             return self._result()
 
         rows = list(range(n))
-        feats = features.select([0] * n)
+        feats = features.repeat(n)
         tokens = self.bank.gather(rows, self._frame_index)
         conditioned = model.attend_to_memory(
             feats.features, feats.pos, tokens.memory, tokens.pos, tokens.num_ptr_tokens, tokens.padding_mask
@@ -174,7 +174,7 @@ class Tracker:
         if prompted:
             index = torch.tensor(prompted, dtype=torch.long, device=model.device)
             high_res = upsample_logits(self._low_res[index], (model.image_size, model.image_size))
-            feats = self._features.select([0] * len(prompted))
+            feats = self._features.repeat(len(prompted))
             # the user saw these masks: they enter memory binarized (is_mask_from_pts=True)
             mem, mem_pos = model.encode_memory(feats.features, high_res, self._scores[index], True)
             self._mem[index] = mem.to(MEMORY_DTYPE)

@@ -15,7 +15,8 @@ from sam2_core.bench_measure import mask_iou, tensor_bytes
 from sam2_core.bench_reference import ReferenceUnavailable, build_reference
 
 # a small model input and frame keep one run to a few seconds; the semantics do not depend on the size
-SMALL = ["--model", "sam2.1_hiera_tiny", "--frames", "4", "--image-size", "256", "--height", "96", "--width", "128"]
+SMALL = ["--model", "sam2.1_hiera_tiny", "--frames", "4", "--image-size", "256"]
+SMALL += ["--height", "96", "--width", "128"]
 REQUIRED = (
     "objects",
     "ours_fps",
@@ -140,7 +141,8 @@ def test_mask_iou_and_tensor_bytes():
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
 def test_cuda_rows_attribute_device_memory(tmp_path, dtype):
     out = tmp_path / "rows.json"
-    argv = [*SMALL, "--objects", "2", "--device", "cuda", "--dtype", dtype, "--compare-reference", "--json", str(out)]
+    argv = [*SMALL, "--objects", "2", "--device", "cuda", "--dtype", dtype, "--compare-reference"]
+    argv += ["--json", str(out)]
     assert bench.main(argv) == 0
     row = json.loads(out.read_text())[0]
     assert row["device"] == "cuda" and row["cuda"] == torch.version.cuda

@@ -30,6 +30,14 @@ class ImageFeatures:
     pos: torch.Tensor  # B x C x h x w, its sine position encoding
     high_res: list[torch.Tensor]  # [B x C/8 x 4h x 4w, B x C/4 x 2h x 2w], already projected for the decoder
 
+    def repeat(self, n: int) -> ImageFeatures:
+        """A batch of one frame seen by ``n`` objects, as views (no copies): ``n x ...``."""
+        return ImageFeatures(
+            self.features.expand(n, -1, -1, -1),
+            self.pos.expand(n, -1, -1, -1),
+            [x.expand(n, -1, -1, -1) for x in self.high_res],
+        )
+
     def select(self, index: torch.Tensor | list[int]) -> ImageFeatures:
         """Rows of the batch (e.g. one frame repeated for N objects: ``index = [0] * N``)."""
         index = torch.as_tensor(index, device=self.features.device)
