@@ -9,14 +9,13 @@ timer here: set rate_hz below what the tracker sustains (see its /diagnostics), 
 dropped and left out of the score. The planner logs the summary line after the last frame.
 """
 
+from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument
 from launch.conditions import IfCondition
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import LifecycleNode, Node
 from launch_ros.parameter_descriptions import ParameterValue
 from launch_ros.substitutions import FindPackageShare
-
-from launch import LaunchDescription
 
 
 def _value(name: str, value_type: type) -> ParameterValue:

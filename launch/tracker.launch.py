@@ -9,13 +9,12 @@ Parameters come from params_file (config/tracker.yaml by default); only model an
 checkpoint can be overridden here, and only when given.
 """
 
+from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.conditions import IfCondition
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import LifecycleNode, Node
 from launch_ros.substitutions import FindPackageShare
-
-from launch import LaunchDescription
 
 
 def _tracker_node(context, *args, **kwargs):

@@ -130,9 +130,7 @@ _SAM21_FLAGS = dict(
 MODEL_CONFIGS: dict[str, ModelConfig] = {}
 for _size, _trunk in _TRUNKS.items():
     MODEL_CONFIGS[f"sam2_hiera_{_size}"] = ModelConfig(name=f"sam2_hiera_{_size}", hiera=_trunk)
-    MODEL_CONFIGS[f"sam2.1_hiera_{_size}"] = ModelConfig(
-        name=f"sam2.1_hiera_{_size}", hiera=_trunk, **_SAM21_FLAGS
-    )
+    MODEL_CONFIGS[f"sam2.1_hiera_{_size}"] = ModelConfig(name=f"sam2.1_hiera_{_size}", hiera=_trunk, **_SAM21_FLAGS)
 
 #: The eight official model names, SAM 2 first.
 OFFICIAL_MODEL_NAMES: tuple[str, ...] = tuple(MODEL_CONFIGS)

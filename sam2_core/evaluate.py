@@ -111,9 +111,7 @@ def synthetic_videos(
             sc = "random"
         seed = seed_start + i
         hidden = max(1, min(12, num_frames - 12))
-        config = SceneConfig(
-            height=height, width=width, num_frames=num_frames, scenario=sc, hidden_frames=hidden
-        )
+        config = SceneConfig(height=height, width=width, num_frames=num_frames, scenario=sc, hidden_frames=hidden)
         clip = generate_clip(seed, config)
         yield f"{sc}-{seed}", clip.frames, clip.masks
 
@@ -130,9 +128,7 @@ def davis_videos(root: str, max_frames: int = 0) -> Iterator[tuple[str, np.ndarr
         yield video, frames, masks
 
 
-def evaluate(
-    model: SAM2Model, videos, prompt: str = "click", verbose: bool = True
-) -> tuple[list[VideoResult], dict]:
+def evaluate(model: SAM2Model, videos, prompt: str = "click", verbose: bool = True) -> tuple[list[VideoResult], dict]:
     """Score ``model`` on (name, frames, masks) videos; returns per-video results and the summary."""
     tracker = Tracker(model)
     results, raw = [], []
@@ -154,8 +150,7 @@ _HEADER = f"{'video':<24} {'objs':>4} {'frames':>6} {'J':>6} {'F':>6} {'J&F':>6}
 
 def _row(r: VideoResult) -> str:
     return (
-        f"{r.name:<24} {r.num_objects:>4} {r.num_frames:>6} {r.J:>6.3f} {r.F:>6.3f} {r.JF:>6.3f} "
-        f"{r.baseline_JF:>17.3f}"
+        f"{r.name:<24} {r.num_objects:>4} {r.num_frames:>6} {r.J:>6.3f} {r.F:>6.3f} {r.JF:>6.3f} {r.baseline_JF:>17.3f}"
     )
 
 
@@ -168,9 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed-start", type=int, default=EVAL_SEED_START, help="first synthetic scene seed")
     p.add_argument("--scenario", default="all", choices=("all", *SCENARIOS))
     p.add_argument("--frames", type=int, default=24, help="frames per synthetic clip")
-    p.add_argument(
-        "--max-frames", type=int, default=0, help="truncate DAVIS videos to this many frames (0: all)"
-    )
+    p.add_argument("--max-frames", type=int, default=0, help="truncate DAVIS videos to this many frames (0: all)")
     p.add_argument("--height", type=int, default=240)
     p.add_argument("--width", type=int, default=320)
     p.add_argument("--prompt", default="click", choices=PROMPTS, help="first-frame prompt per object")

@@ -101,17 +101,13 @@ def evaluate_sequence(
     """
     pred_masks, gt_masks = np.asarray(pred_masks), np.asarray(gt_masks)
     if pred_masks.shape != gt_masks.shape or pred_masks.ndim != 4:
-        raise ValueError(
-            f"expected two T x K x H x W arrays of one shape, got {pred_masks.shape}, {gt_masks.shape}"
-        )
+        raise ValueError(f"expected two T x K x H x W arrays of one shape, got {pred_masks.shape}, {gt_masks.shape}")
     frames = range(int(skip_first), pred_masks.shape[0] - int(skip_last))
     k = pred_masks.shape[1]
     if len(frames) == 0 or k == 0:
         raise ValueError("nothing to evaluate: no frames left after skipping, or no objects")
     j = np.array([[region_similarity(pred_masks[t, o], gt_masks[t, o]) for o in range(k)] for t in frames])
-    f = np.array(
-        [[boundary_f_measure(pred_masks[t, o], gt_masks[t, o], bound_th) for o in range(k)] for t in frames]
-    )
+    f = np.array([[boundary_f_measure(pred_masks[t, o], gt_masks[t, o], bound_th) for o in range(k)] for t in frames])
     out: dict[str, np.ndarray | float] = {"J_per_frame": j, "F_per_frame": f}
     for name, series in (("J", j), ("F", f)):
         stats = np.array([_statistics(series[:, o]) for o in range(k)])

@@ -71,9 +71,7 @@ class ImagePredictor:
                 m = m[None]
             size = tuple(model.sam_prompt_encoder.mask_input_size)
             if m.ndim != 3 or m.shape[0] != 1 or tuple(m.shape[1:]) != size:
-                raise ValueError(
-                    f"mask_input must be 1 x {size[0]} x {size[1]} logits, got shape {tuple(m.shape)}"
-                )
+                raise ValueError(f"mask_input must be 1 x {size[0]} x {size[1]} logits, got shape {tuple(m.shape)}")
             if not torch.isfinite(m).all():
                 raise ValueError("mask_input contains NaN or infinite values")
             dense = m[None].to(model.dtype)

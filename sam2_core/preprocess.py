@@ -22,9 +22,7 @@ def check_frame(frame: np.ndarray | torch.Tensor) -> tuple[int, int]:
     if frame.ndim != 3:
         raise ValueError(f"frame must be H x W x 3, got {frame.ndim} dimensions (shape {tuple(frame.shape)})")
     if frame.shape[2] != 3:
-        raise ValueError(
-            f"frame must have 3 channels (RGB), got {frame.shape[2]} (shape {tuple(frame.shape)})"
-        )
+        raise ValueError(f"frame must have 3 channels (RGB), got {frame.shape[2]} (shape {tuple(frame.shape)})")
     h, w = int(frame.shape[0]), int(frame.shape[1])
     if h == 0 or w == 0:
         raise ValueError(f"frame is empty (shape {tuple(frame.shape)})")
@@ -44,9 +42,7 @@ def image_to_tensor(frame: np.ndarray | torch.Tensor, device: torch.device | str
 
 def resize_and_normalize(image: torch.Tensor, image_size: int) -> torch.Tensor:
     """``B x 3 x H x W`` in [0, 1] -> ``B x 3 x S x S`` model input (antialiased bilinear, ImageNet stats)."""
-    x = F.interpolate(
-        image, size=(image_size, image_size), mode="bilinear", align_corners=False, antialias=True
-    )
+    x = F.interpolate(image, size=(image_size, image_size), mode="bilinear", align_corners=False, antialias=True)
     mean = torch.tensor(IMAGENET_MEAN, device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
     std = torch.tensor(IMAGENET_STD, device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
     return (x - mean) / std

@@ -101,9 +101,7 @@ def validate_prompt(
         if m.ndim != 2:
             raise ValueError(f"mask must be H x W, got shape {m.shape}")
         if frame_hw is not None and tuple(m.shape) != tuple(frame_hw):
-            raise ValueError(
-                f"mask is {m.shape[0]} x {m.shape[1]} but the frame is {frame_hw[0]} x {frame_hw[1]}"
-            )
+            raise ValueError(f"mask is {m.shape[0]} x {m.shape[1]} but the frame is {frame_hw[0]} x {frame_hw[1]}")
         if m.dtype != bool:
             if not np.issubdtype(m.dtype, np.number):
                 raise ValueError(f"mask must be boolean or numeric, got dtype {m.dtype}")

@@ -502,8 +502,7 @@ class SyntheticScene:
                 r = layer.max_radius + 2 * _MARGIN
                 c = centre + rng.uniform(-0.35, 0.35, 2) * layer.max_radius
                 room = [
-                    min(c[a] - r, self.width - 1 - r - c[a] if a == 0 else self.height - 1 - r - c[a])
-                    for a in range(2)
+                    min(c[a] - r, self.width - 1 - r - c[a] if a == 0 else self.height - 1 - r - c[a]) for a in range(2)
                 ]
                 dist = min(room[a] / abs(u[a]) for a in range(2) if abs(u[a]) > 1e-6) * 0.95
                 if dist >= 1.2 * layer.max_radius:
@@ -744,14 +743,10 @@ class SyntheticScene:
         """Frame ``t``: (``H x W x 3`` uint8 RGB, ``K x H x W`` bool masks, ``K`` bool visible)."""
         rgb, label = self.render(t)
         masks = label[None] == self.obj_ids.astype(np.int8)[:, None, None]
-        visible = (
-            np.count_nonzero(masks.reshape(len(self.obj_ids), -1), axis=1) >= self.config.min_visible_pixels
-        )
+        visible = np.count_nonzero(masks.reshape(len(self.obj_ids), -1), axis=1) >= self.config.min_visible_pixels
         return rgb, masks, visible
 
-    def stream(
-        self, start: int = 0, stop: int | None = None
-    ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    def stream(self, start: int = 0, stop: int | None = None) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """Frames ``start .. stop - 1`` one at a time; endless when ``stop`` is None."""
         t = start
         while stop is None or t < stop:

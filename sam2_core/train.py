@@ -26,9 +26,7 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
         help="'synthetic' (seeded scenes generated on the fly) or a DAVIS-style folder "
         "(JPEGImages/<video>/*.jpg, Annotations/<video>/*.png)",
     )
-    p.add_argument(
-        "--out", required=True, help="output folder (checkpoint.pt, train_state.pt, metrics.jsonl)"
-    )
+    p.add_argument("--out", required=True, help="output folder (checkpoint.pt, train_state.pt, metrics.jsonl)")
     p.add_argument(
         "--image-size",
         type=int,

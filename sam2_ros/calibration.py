@@ -39,9 +39,7 @@ class Calibration:
             raise ValueError("calibration needs 9 values in k and r, and 12 in p")
         if not self.p:  # no projection given: the unrectified camera's own intrinsics, no baseline
             k = self.k
-            object.__setattr__(
-                self, "p", (k[0], k[1], k[2], 0.0, k[3], k[4], k[5], 0.0, k[6], k[7], k[8], 0.0)
-            )
+            object.__setattr__(self, "p", (k[0], k[1], k[2], 0.0, k[3], k[4], k[5], 0.0, k[6], k[7], k[8], 0.0))
 
 
 def pinhole_calibration(width: int, height: int, fov_deg: float) -> Calibration:
@@ -81,9 +79,7 @@ def load_calibration(path: str | os.PathLike) -> Calibration:
         except yaml.YAMLError as error:
             raise ValueError(f"calibration file {path} is not valid YAML: {error}") from error
     if not isinstance(data, dict) or "camera_matrix" not in data:
-        raise ValueError(
-            f"calibration file {path} has no camera_matrix (expected camera_calibration's format)"
-        )
+        raise ValueError(f"calibration file {path} has no camera_matrix (expected camera_calibration's format)")
     try:
         width, height = int(data["image_width"]), int(data["image_height"])
     except (KeyError, TypeError, ValueError):
@@ -117,9 +113,7 @@ def scaled_calibration(calibration: Calibration, width: int, height: int) -> Cal
         rows[1][2] += 0.5 * (sy - 1.0) * rows[2][2]
         return tuple(v for row in rows for v in row)
 
-    return replace(
-        calibration, width=width, height=height, k=scale(calibration.k, 3), p=scale(calibration.p, 4)
-    )
+    return replace(calibration, width=width, height=height, k=scale(calibration.k, 3), p=scale(calibration.p, 4))
 
 
 def camera_info_msg(calibration: Calibration, header: Any) -> Any:

@@ -49,12 +49,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--scenario", default="random", help="synthetic scenario (default random)")
     parser.add_argument("--width", type=int, default=640)
     parser.add_argument("--height", type=int, default=480)
-    parser.add_argument(
-        "--late-frame", type=int, default=-1, help="frame adding the last object (-1: frames/3)"
-    )
-    parser.add_argument(
-        "--model", default=DEFAULT_MODEL, help=f"registered model name (default {DEFAULT_MODEL})"
-    )
+    parser.add_argument("--late-frame", type=int, default=-1, help="frame adding the last object (-1: frames/3)")
+    parser.add_argument("--model", default=DEFAULT_MODEL, help=f"registered model name (default {DEFAULT_MODEL})")
     parser.add_argument(
         "--checkpoint",
         default=None,
@@ -63,9 +59,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
     parser.add_argument("--image-size", type=int, default=0, help="model input size; 0 = the model's")
     parser.add_argument("--output-dir", default="demo_output")
-    parser.add_argument(
-        "--timeout", type=float, default=120.0, help="seconds to wait for each frame's outputs"
-    )
+    parser.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for each frame's outputs")
     parser.add_argument("--domain-id", type=int, default=None,
                         help="ROS domain (default: $ROS_DOMAIN_ID, else one derived from the process id so"
                         " the demo does not mix with other graphs)")  # fmt: skip
@@ -143,9 +137,7 @@ def run_demo(args: argparse.Namespace, *, tracker_factory: Callable[[Any], Any] 
         thread = threading.Thread(target=executor.spin, daemon=True)
         thread.start()
         started = time.monotonic()
-        print(
-            f"loading {args.model} ({args.checkpoint or 'node default weights'}) on {args.device}", flush=True
-        )
+        print(f"loading {args.model} ({args.checkpoint or 'node default weights'}) on {args.device}", flush=True)
         if tracker.trigger_configure() != TransitionCallbackReturn.SUCCESS:
             raise RuntimeError("the tracker could not be configured (its log above says why)")
         if tracker.trigger_activate() != TransitionCallbackReturn.SUCCESS:

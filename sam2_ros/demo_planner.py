@@ -110,9 +110,7 @@ def due_prompts(
     areas: K visible pixel counts of objects 1..K on this frame.
     """
     return [
-        p
-        for p in schedule
-        if p.frame <= index and p.object_id not in done and areas[p.object_id - 1] >= min_area_px
+        p for p in schedule if p.frame <= index and p.object_id not in done and areas[p.object_id - 1] >= min_area_px
     ]
 
 
@@ -140,9 +138,7 @@ class DemoReport:
             f"J={s.j:.3f} F={s.f:.3f}; J&F per object: {objects or 'none'}",
         ]
         if self.video_path:
-            out.append(
-                f"overlay: {self.video_path} ({self.video_frames} frames); PNGs: {', '.join(self.png_paths)}"
-            )
+            out.append(f"overlay: {self.video_path} ({self.video_frames} frames); PNGs: {', '.join(self.png_paths)}")
         out += [f"failure: {f}" for f in self.failures]
         out.append(summary_line(self.fps, self.latency_p50_ms, s.jf))
         return out
@@ -202,9 +198,7 @@ class DemoPlanner(Node):
         self._early: dict[int, list[tuple[Any, Image]]] = {}  # outputs that beat their image here
 
         tracker = p["tracker"].rstrip("/")
-        reliable = QoSProfile(
-            depth=100, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.RELIABLE
-        )
+        reliable = QoSProfile(depth=100, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.RELIABLE)
         self.image_sub = self.create_subscription(Image, "image", self._on_image, reliable)
         self.label_sub = self.create_subscription(Image, f"{tracker}/label_image", self._on_label, reliable)
         self.client = self.create_client(AddPrompt, f"{tracker}/add_prompt")
@@ -215,9 +209,7 @@ class DemoPlanner(Node):
             self.recorder = OverlayRecorder(
                 p["output_dir"], fps=p["video_fps"], png_indices=snapshot_indices(self.num_frames)
             )
-            self.overlay_sub = self.create_subscription(
-                Image, f"{tracker}/overlay", self._on_overlay, reliable
-            )
+            self.overlay_sub = self.create_subscription(Image, f"{tracker}/overlay", self._on_overlay, reliable)
             if p["auto_finish"]:
                 self._finish_timer = self.create_timer(0.5, self._check_finished)
 
@@ -333,9 +325,7 @@ class DemoPlanner(Node):
                 return self.report
             if self.recorder is not None:
                 self.recorder.close()
-            score = score_tracking(
-                dict(self.labels), lambda t: self.scene.frame(t)[1], dict(self.prompted_at)
-            )
+            score = score_tracking(dict(self.labels), lambda t: self.scene.frame(t)[1], dict(self.prompted_at))
             span = (self._label_times[-1] - self._image_times[min(self.labels)]) if self.labels else 0.0
             fps = (len(self.labels) - 1) / span if len(self.labels) > 1 and span > 0 else math.nan
             failures = list(self.failures)

@@ -117,9 +117,7 @@ class OverlayRecorder:
         bgr = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2BGR)
         if self._writer is None:
             self._size = (bgr.shape[1], bgr.shape[0])
-            self._writer = cv2.VideoWriter(
-                self.video_path, cv2.VideoWriter_fourcc(*"mp4v"), self.fps, self._size
-            )
+            self._writer = cv2.VideoWriter(self.video_path, cv2.VideoWriter_fourcc(*"mp4v"), self.fps, self._size)
             if not self._writer.isOpened():
                 raise RuntimeError(f"OpenCV cannot write {self.video_path} with the mp4v codec")
         if (bgr.shape[1], bgr.shape[0]) != self._size:

@@ -217,6 +217,4 @@ def open_source(
         return ImageFolderSource(path)
     if os.path.isfile(path):
         return VideoFileSource(path)
-    raise FileNotFoundError(
-        f"source '{source}' is neither 'synthetic' nor an existing video file or image folder"
-    )
+    raise FileNotFoundError(f"source '{source}' is neither 'synthetic' nor an existing video file or image folder")

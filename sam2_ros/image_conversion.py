@@ -79,9 +79,7 @@ def image_to_array(msg: Any) -> np.ndarray:
         )
     buffer = _byte_buffer(msg.data)
     if buffer.size < step * height:
-        raise ImageConversionError(
-            f"image data has {buffer.size} bytes, fewer than step * height = {step} * {height}"
-        )
+        raise ImageConversionError(f"image data has {buffer.size} bytes, fewer than step * height = {step} * {height}")
     if element.itemsize > 1:
         element = element.newbyteorder(">" if msg.is_bigendian else "<")
     shape: tuple[int, ...] = (height, width, channels) if channels > 1 else (height, width)

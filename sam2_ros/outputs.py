@@ -51,9 +51,7 @@ def to_numpy(values: Any) -> np.ndarray:
     return np.asarray(values)
 
 
-def label_image(
-    masks: Any, mask_logits: Any, obj_ids: Sequence[int], object_scores: Any = None
-) -> np.ndarray:
+def label_image(masks: Any, mask_logits: Any, obj_ids: Sequence[int], object_scores: Any = None) -> np.ndarray:
     """H x W uint16 label image: 0 = background, else the id of the object owning the pixel.
 
     masks: N x H x W bool; mask_logits: N x H x W; object_scores: N logits or None. Torch
@@ -122,9 +120,7 @@ def object_geometry(labels: np.ndarray, object_id: int, epsilon_px: float = 1.0)
     )
 
 
-def object_geometries(
-    labels: np.ndarray, obj_ids: Sequence[int], epsilon_px: float = 1.0
-) -> list[ObjectGeometry]:
+def object_geometries(labels: np.ndarray, obj_ids: Sequence[int], epsilon_px: float = 1.0) -> list[ObjectGeometry]:
     """object_geometry for each id, in the given order; ids absent from the image get empty geometry."""
     counts = np.bincount(labels.ravel(), minlength=int(max(obj_ids, default=0)) + 1)
     return [object_geometry(labels, i, epsilon_px) if counts[i] > 0 else ObjectGeometry(i) for i in obj_ids]
@@ -194,18 +190,12 @@ def overlay_image(
         cv2.drawContours(out, [c.reshape(-1, 1, 2) for c in g.contours], -1, colour, thickness + 1)
         caption = f"{g.object_id} {names.get(g.object_id, '')}".strip()
         origin = (int(g.bbox[0]), max(int(g.bbox[1]) - 4, int(14 * font_scale)))
-        cv2.putText(
-            out, caption, origin, cv2.FONT_HERSHEY_SIMPLEX, font_scale, (0, 0, 0), thickness + 2, cv2.LINE_AA
-        )
-        cv2.putText(
-            out, caption, origin, cv2.FONT_HERSHEY_SIMPLEX, font_scale, colour, thickness, cv2.LINE_AA
-        )
+        cv2.putText(out, caption, origin, cv2.FONT_HERSHEY_SIMPLEX, font_scale, (0, 0, 0), thickness + 2, cv2.LINE_AA)
+        cv2.putText(out, caption, origin, cv2.FONT_HERSHEY_SIMPLEX, font_scale, colour, thickness, cv2.LINE_AA)
     return out
 
 
-def pinhole_intrinsics(
-    width: int, height: int, camera_info: Any | None = None
-) -> tuple[float, float, float, float]:
+def pinhole_intrinsics(width: int, height: int, camera_info: Any | None = None) -> tuple[float, float, float, float]:
     """(fx, fy, cx, cy) for an image of width x height: camera_info's K scaled to that size.
 
     Without a usable camera_info, a nominal camera (focal length = the larger side) stands in

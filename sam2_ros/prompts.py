@@ -81,13 +81,10 @@ def check_prompt_age(stamp_ns: int, latest_stamp_ns: int, max_age_s: float) -> N
 
 def _check_object_id(object_id: int, known_ids: Collection[int], max_objects: int) -> None:
     if not 0 < object_id <= MAX_OBJECT_ID:
-        raise PromptError(
-            f"object_id must be in 1..{MAX_OBJECT_ID} (label images are mono16), got {object_id}"
-        )
+        raise PromptError(f"object_id must be in 1..{MAX_OBJECT_ID} (label images are mono16), got {object_id}")
     if object_id not in known_ids and len(known_ids) >= max_objects:
         raise PromptError(
-            f"cannot add object {object_id}: already tracking {len(known_ids)} objects"
-            f" (max_objects is {max_objects})"
+            f"cannot add object {object_id}: already tracking {len(known_ids)} objects (max_objects is {max_objects})"
         )
 
 
@@ -128,9 +125,7 @@ def _box(msg: Any, frame: FrameInfo) -> np.ndarray | None:
             f"box [{x0:g}, {y0:g}, {x1:g}, {y1:g}] is inverted or empty (needs x_max > x_min, y_max > y_min)"
         )
     if x1 <= 0 or y1 <= 0 or x0 >= frame.width or y0 >= frame.height:
-        raise PromptError(
-            f"box [{x0:g}, {y0:g}, {x1:g}, {y1:g}] lies outside the {frame.width} x {frame.height} image"
-        )
+        raise PromptError(f"box [{x0:g}, {y0:g}, {x1:g}, {y1:g}] lies outside the {frame.width} x {frame.height} image")
     clipped = [max(x0, 0.0), max(y0, 0.0), min(x1, float(frame.width)), min(y1, float(frame.height))]
     return np.array(clipped, dtype=np.float32)
 
@@ -295,11 +290,7 @@ def project_click(
     if point[2] <= 0:
         raise PromptError(f"clicked point is behind the camera (z = {point[2]:.3f} m in the optical frame)")
     u, v = _project(point, camera, rectified)
-    if (
-        camera.width > 0
-        and camera.height > 0
-        and (camera.width, camera.height) != (frame.width, frame.height)
-    ):
+    if camera.width > 0 and camera.height > 0 and (camera.width, camera.height) != (frame.width, frame.height):
         u, v = u * frame.width / camera.width, v * frame.height / camera.height
     if not (math.isfinite(u) and math.isfinite(v)):
         raise PromptError("clicked point does not project to a finite pixel")
@@ -307,9 +298,7 @@ def project_click(
     return u, v
 
 
-def transform_point(
-    xyz: Sequence[float], translation: Sequence[float], rotation_xyzw: Sequence[float]
-) -> np.ndarray:
+def transform_point(xyz: Sequence[float], translation: Sequence[float], rotation_xyzw: Sequence[float]) -> np.ndarray:
     """Apply a rigid transform (translation, unit quaternion x, y, z, w) to a 3D point."""
     v = np.asarray(xyz, dtype=np.float64)
     q = np.asarray(rotation_xyzw[:3], dtype=np.float64)

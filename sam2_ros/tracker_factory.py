@@ -27,9 +27,7 @@ def resolve_device(name: str) -> str:
             raise ValueError(f"device '{name}' requested but PyTorch sees no CUDA GPU here")
         index = int(name.split(":", 1)[1]) if ":" in name else 0
         if index >= torch.cuda.device_count():
-            raise ValueError(
-                f"device '{name}' requested but only {torch.cuda.device_count()} CUDA GPU(s) exist"
-            )
+            raise ValueError(f"device '{name}' requested but only {torch.cuda.device_count()} CUDA GPU(s) exist")
     if name == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
         raise ValueError("device 'mps' requested but PyTorch has no MPS support here")
     return name

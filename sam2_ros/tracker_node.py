@@ -164,13 +164,9 @@ class TrackerNode(LifecycleNode):
                 continue
             problem = check_value(parameter.name, parameter.value)
             if problem is None and spec.when == "configure" and self._stage != "unconfigured":
-                problem = (
-                    f"{parameter.name} is read when configuring; change it while unconfigured (cleanup first)"
-                )
+                problem = f"{parameter.name} is read when configuring; change it while unconfigured (cleanup first)"
             if problem is None and spec.when == "activate" and self._stage == "active":
-                problem = (
-                    f"{parameter.name} is read when activating; change it while inactive (deactivate first)"
-                )
+                problem = f"{parameter.name} is read when activating; change it while inactive (deactivate first)"
             if problem:
                 return SetParametersResult(successful=False, reason=problem)
         return SetParametersResult(successful=True)
@@ -315,9 +311,7 @@ class TrackerNode(LifecycleNode):
         group = self._control_group
         self._servers = [
             self.create_service(AddPrompt, "~/add_prompt", self._on_add_prompt, callback_group=group),
-            self.create_service(
-                RemoveObject, "~/remove_object", self._on_remove_object, callback_group=group
-            ),
+            self.create_service(RemoveObject, "~/remove_object", self._on_remove_object, callback_group=group),
             self.create_service(Trigger, "~/reset", self._on_reset, callback_group=group),
         ]
 
@@ -332,16 +326,10 @@ class TrackerNode(LifecycleNode):
 
     def _create_subscriptions(self, params: TrackerParams) -> None:
         reliability = (
-            ReliabilityPolicy.RELIABLE
-            if params.image_reliability == "reliable"
-            else ReliabilityPolicy.BEST_EFFORT
+            ReliabilityPolicy.RELIABLE if params.image_reliability == "reliable" else ReliabilityPolicy.BEST_EFFORT
         )
-        sensor = QoSProfile(
-            depth=params.image_qos_depth, history=HistoryPolicy.KEEP_LAST, reliability=reliability
-        )
-        control = QoSProfile(
-            depth=10, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.RELIABLE
-        )
+        sensor = QoSProfile(depth=params.image_qos_depth, history=HistoryPolicy.KEEP_LAST, reliability=reliability)
+        control = QoSProfile(depth=10, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.RELIABLE)
         image_type, on_image = (
             (CompressedImage, self._on_compressed_image)
             if params.image_transport == "compressed"
@@ -349,19 +337,13 @@ class TrackerNode(LifecycleNode):
         )
         inputs, controls = self._input_group, self._control_group
         self._inputs = [
-            self.create_subscription(
-                image_type, self._image_topic(params), on_image, sensor, callback_group=inputs
-            ),
-            self.create_subscription(
-                CameraInfo, "camera_info", self._on_camera_info, sensor, callback_group=inputs
-            ),
+            self.create_subscription(image_type, self._image_topic(params), on_image, sensor, callback_group=inputs),
+            self.create_subscription(CameraInfo, "camera_info", self._on_camera_info, sensor, callback_group=inputs),
             self.create_subscription(Prompt, "~/prompts", self._on_prompt, control, callback_group=controls),
             self.create_subscription(
                 PointStamped, "clicked_point", self._on_clicked_point, control, callback_group=controls
             ),
-            self.create_subscription(
-                Point, "image_mouse_left", self._on_image_click, control, callback_group=controls
-            ),
+            self.create_subscription(Point, "image_mouse_left", self._on_image_click, control, callback_group=controls),
         ]
 
     def _start_tf(self) -> None:
@@ -529,9 +511,7 @@ class TrackerNode(LifecycleNode):
             self.get_logger().warning(f"{what} ignored: {error}")
 
     def _on_prompt(self, msg: Prompt) -> None:
-        self._submit_command(
-            lambda: self._apply_prompt(msg, "the prompts topic"), f"prompt for object {msg.object_id}"
-        )
+        self._submit_command(lambda: self._apply_prompt(msg, "the prompts topic"), f"prompt for object {msg.object_id}")
 
     def _on_image_click(self, msg: Point) -> None:
         self._submit_command(lambda: self._apply_click(msg.x, msg.y, "an image click"), "image click")
@@ -539,9 +519,7 @@ class TrackerNode(LifecycleNode):
     def _on_clicked_point(self, msg: PointStamped) -> None:
         info = self._camera_info
         if info is None:
-            self.get_logger().warning(
-                "RViz click ignored: no camera_info received yet (clicks are projected with it)"
-            )
+            self.get_logger().warning("RViz click ignored: no camera_info received yet (clicks are projected with it)")
             return
         session = self._session
         try:
@@ -563,21 +541,15 @@ class TrackerNode(LifecycleNode):
     def _call_worker(self, command: Callable[[], Any], needs_active: bool) -> Any:
         worker = self._worker
         if worker is None or (needs_active and self._stage != "active"):
-            raise WorkerStopped(
-                f"the node is {self._stage}, not {'active' if needs_active else 'configured'}"
-            )
+            raise WorkerStopped(f"the node is {self._stage}, not {'active' if needs_active else 'configured'}")
         return worker.call(command, timeout=SERVICE_TIMEOUT_S)
 
     def _on_add_prompt(self, request: AddPrompt.Request, response: AddPrompt.Response) -> AddPrompt.Response:
         try:
-            obj, message = self._call_worker(
-                lambda: self._apply_prompt(request.prompt, "the add_prompt service"), True
-            )
+            obj, message = self._call_worker(lambda: self._apply_prompt(request.prompt, "the add_prompt service"), True)
         except Exception as error:
             response.success, response.message = False, _reason(error)
-            self.get_logger().warning(
-                f"add_prompt for object {request.prompt.object_id} rejected: {response.message}"
-            )
+            self.get_logger().warning(f"add_prompt for object {request.prompt.object_id} rejected: {response.message}")
             return response
         response.success, response.message, response.object = True, message, obj
         self.get_logger().info(message)
@@ -637,9 +609,7 @@ def spin_executor(executor: Executor) -> None:
             continue
 
 
-def main(
-    args: list[str] | None = None, *, tracker_factory: Callable[[TrackerParams], Any] = make_tracker
-) -> None:
+def main(args: list[str] | None = None, *, tracker_factory: Callable[[TrackerParams], Any] = make_tracker) -> None:
     """Entry point: ``ros2 run sam2_ros tracker_node`` / ``python -m sam2_ros.tracker_node``.
 
     Spins until SIGINT/SIGTERM, then shuts down cleanly (exit status 0).

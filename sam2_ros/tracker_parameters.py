@@ -150,9 +150,7 @@ def descriptor(spec: ParameterSpec) -> ParameterDescriptor:
         if isinstance(spec.default, int) and not isinstance(spec.default, bool):
             desc.integer_range = [IntegerRange(from_value=int(spec.low), to_value=int(spec.high), step=1)]
         else:
-            desc.floating_point_range = [
-                FloatingPointRange(from_value=float(spec.low), to_value=float(spec.high))
-            ]
+            desc.floating_point_range = [FloatingPointRange(from_value=float(spec.low), to_value=float(spec.high))]
     return desc
 
 

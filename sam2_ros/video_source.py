@@ -95,9 +95,7 @@ def sensor_qos(reliability: str, depth: int) -> QoSProfile:
     return QoSProfile(
         depth=depth,
         history=HistoryPolicy.KEEP_LAST,
-        reliability=ReliabilityPolicy.RELIABLE
-        if reliability == "reliable"
-        else ReliabilityPolicy.BEST_EFFORT,
+        reliability=ReliabilityPolicy.RELIABLE if reliability == "reliable" else ReliabilityPolicy.BEST_EFFORT,
         durability=DurabilityPolicy.VOLATILE,
     )
 

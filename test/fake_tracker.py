@@ -74,12 +74,7 @@ class FakeTracker:
         self._enter("track")
         try:
             array = frame.numpy() if isinstance(frame, torch.Tensor) else frame
-            if (
-                not isinstance(array, np.ndarray)
-                or array.ndim != 3
-                or array.shape[2] != 3
-                or array.dtype != np.uint8
-            ):
+            if not isinstance(array, np.ndarray) or array.ndim != 3 or array.shape[2] != 3 or array.dtype != np.uint8:
                 raise ValueError(f"frame must be H x W x 3 uint8, got {getattr(array, 'shape', type(array))}")
             if not array.flags.c_contiguous:
                 raise ValueError("the fake wants a dense frame, as torch.from_numpy would")
@@ -94,9 +89,7 @@ class FakeTracker:
         finally:
             self._leave()
 
-    def add_prompt(
-        self, obj_id: int, points: Any = None, labels: Any = None, box: Any = None, mask: Any = None
-    ):
+    def add_prompt(self, obj_id: int, points: Any = None, labels: Any = None, box: Any = None, mask: Any = None):
         self._enter("add_prompt")
         try:
             if self.size is None:
@@ -145,9 +138,7 @@ class FakeTracker:
             self._leave()
 
 
-def fake_factory(
-    created: list[FakeTracker] | None = None, **fake_kwargs: Any
-) -> Callable[[Any], FakeTracker]:
+def fake_factory(created: list[FakeTracker] | None = None, **fake_kwargs: Any) -> Callable[[Any], FakeTracker]:
     """A tracker_factory for TrackerNode that builds FakeTrackers (appended to ``created``).
 
     Like the real factory it checks the checkpoint parameter: empty is fine, a missing file

@@ -107,9 +107,7 @@ class Harness:
 
         pub, sub = probe.create_publisher, probe.create_subscription
         self.image_pub = keep(probe.destroy_publisher, pub(Image, f"{self.ns}/image", 10))
-        self.compressed_pub = keep(
-            probe.destroy_publisher, pub(CompressedImage, f"{self.ns}/image/compressed", 10)
-        )
+        self.compressed_pub = keep(probe.destroy_publisher, pub(CompressedImage, f"{self.ns}/image/compressed", 10))
         self.info_pub = keep(probe.destroy_publisher, pub(CameraInfo, f"{self.ns}/camera_info", 10))
         self.prompt_pub = keep(probe.destroy_publisher, pub(Prompt, f"{base}/prompts", 10))
         self.rviz_pub = keep(probe.destroy_publisher, pub(PointStamped, f"{self.ns}/clicked_point", 10))
@@ -125,9 +123,7 @@ class Harness:
             callback = self.received[name].append
             keep(probe.destroy_subscription, sub(msg_type, f"{base}/{name}", callback, 50))
         self.add_client = keep(probe.destroy_client, probe.create_client(AddPrompt, f"{base}/add_prompt"))
-        self.remove_client = keep(
-            probe.destroy_client, probe.create_client(RemoveObject, f"{base}/remove_object")
-        )
+        self.remove_client = keep(probe.destroy_client, probe.create_client(RemoveObject, f"{base}/remove_object"))
         self.reset_client = keep(probe.destroy_client, probe.create_client(Trigger, f"{base}/reset"))
 
     def close(self) -> None:
@@ -157,9 +153,7 @@ class Harness:
         return self
 
     # --- inputs ---
-    def frame_msg(
-        self, sec: int, *, encoding: str = "rgb8", width: int = WIDTH, height: int = HEIGHT
-    ) -> Image:
+    def frame_msg(self, sec: int, *, encoding: str = "rgb8", width: int = WIDTH, height: int = HEIGHT) -> Image:
         channels = {"rgb8": 3, "bgr8": 3, "rgba8": 4, "bgra8": 4, "mono8": 1}[encoding]
         shape = (height, width, channels) if channels > 1 else (height, width)
         pixels = np.random.default_rng(sec).integers(0, 256, shape, dtype=np.uint8)

@@ -42,9 +42,7 @@ def reference_video_model(name: str, seed: int = 0, image_size: int | None = Non
             f"++model.memory_attention.layer.cross_attention.feat_sizes=[{feat},{feat}]",
         ]
     torch.manual_seed(seed)
-    model = build_sam2_video_predictor(
-        reference_config_file(name), None, device="cpu", hydra_overrides_extra=overrides
-    )
+    model = build_sam2_video_predictor(reference_config_file(name), None, device="cpu", hydra_overrides_extra=overrides)
     return perturb_(model, seed).eval()
 
 

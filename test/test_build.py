@@ -86,9 +86,7 @@ def test_family_mismatch_names_the_fitting_model(checkpoint_dir):
 
 
 def test_other_missing_and_unexpected_keys_are_shown(checkpoint_dir, tmp_path):
-    state = torch.load(official_checkpoint("sam2.1_hiera_tiny", 1, checkpoint_dir), weights_only=True)[
-        "model"
-    ]
+    state = torch.load(official_checkpoint("sam2.1_hiera_tiny", 1, checkpoint_dir), weights_only=True)["model"]
     state.pop("sam_mask_decoder.iou_token.weight")
     state["something.extra"] = torch.zeros(1)
     path = tmp_path / "edited.pt"

@@ -45,9 +45,7 @@ def test_clicks_in_the_camera_frame_pass_through_without_tf():
     assert not frames.available
     np.testing.assert_array_equal(frames.to_camera_frame(click("camera", 1, 2, 3), "camera"), [1, 2, 3])
     np.testing.assert_array_equal(frames.to_camera_frame(click("", 1, 2, 3), "camera"), [1, 2, 3])
-    with pytest.raises(
-        PromptError, match="in frame 'map', the camera's is 'camera', and tf2_ros is not installed"
-    ):
+    with pytest.raises(PromptError, match="in frame 'map', the camera's is 'camera', and tf2_ros is not installed"):
         frames.to_camera_frame(click("map", 1, 2, 3), "camera")
 
 

@@ -339,9 +339,7 @@ def test_demo_launch_file_declares_its_arguments_and_starts_installed_executable
     for call in named("DeclareLaunchArgument"):
         assert any(k.arg == "description" for k in call.keywords), call.args[0].value
     used = {
-        c.args[0].value
-        for c in named("LaunchConfiguration") + named("_value")
-        if isinstance(c.args[0], ast.Constant)
+        c.args[0].value for c in named("LaunchConfiguration") + named("_value") if isinstance(c.args[0], ast.Constant)
     }
     assert used <= declared, used - declared
     executables = {}
@@ -349,9 +347,7 @@ def test_demo_launch_file_declares_its_arguments_and_starts_installed_executable
         kw = {k.arg: k.value for k in call.keywords}
         executables[kw["executable"].value] = kw
     assert set(executables) == {"video_source", "tracker_node", "demo_planner", "rviz2"}
-    installed = (
-        re.search(r"install\(PROGRAMS([^)]*)\)", (ROOT / "CMakeLists.txt").read_text()).group(1).split()
-    )
+    installed = re.search(r"install\(PROGRAMS([^)]*)\)", (ROOT / "CMakeLists.txt").read_text()).group(1).split()
     for name in ("video_source", "tracker_node", "demo_planner"):
         script = ROOT / "scripts" / name
         assert script.is_file() and os.access(script, os.X_OK), name

@@ -59,9 +59,7 @@ class OracleTracker:
     def _result(self):
         ids = [p[0] for p in self.prompts]
         masks = torch.from_numpy(self.gt[self.t, : len(ids)])
-        return type(
-            "R", (), {"masks": masks, "object_scores": torch.where(masks.flatten(1).any(1), 5.0, -5.0)}
-        )
+        return type("R", (), {"masks": masks, "object_scores": torch.where(masks.flatten(1).any(1), 5.0, -5.0)})
 
     def track(self, frame):
         self.t += 1
@@ -73,9 +71,7 @@ class OracleTracker:
 
 
 def test_oracle_scores_one_and_baseline_is_repeating_the_first_mask():
-    ((name, frames, gt),) = synthetic_videos(
-        1, seed_start=3, scenario="random", height=48, width=64, num_frames=6
-    )
+    ((name, frames, gt),) = synthetic_videos(1, seed_start=3, scenario="random", height=48, width=64, num_frames=6)
     oracle = OracleTracker(gt)
     result, pred, scores = evaluate_video(oracle, name, frames, gt, "click")
     assert result.J == result.F == result.JF == 1.0
@@ -107,7 +103,5 @@ def test_cli_runs_and_writes_json(tmp_path, capsys):
     data = json.loads(out.read_text())
     assert [v["name"] for v in data["videos"]] == ["random-0", "random-1"]
     for v in data["videos"]:
-        assert (
-            0.0 <= v["J"] <= 1.0 and 0.0 <= v["F"] <= 1.0 and v["JF"] == pytest.approx((v["J"] + v["F"]) / 2)
-        )
+        assert 0.0 <= v["J"] <= 1.0 and 0.0 <= v["F"] <= 1.0 and v["JF"] == pytest.approx((v["J"] + v["F"]) / 2)
     assert data["summary"]["num_videos"] == 2

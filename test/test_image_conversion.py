@@ -28,9 +28,7 @@ def raw_msg(pixels: np.ndarray, encoding: str, *, pad: int = 0, bigendian: bool 
     """A message-like Image with ``pad`` extra bytes at the end of every row."""
     height, width = pixels.shape[:2]
     row_bytes = pixels[0].nbytes
-    element = (
-        pixels.dtype.newbyteorder(">" if bigendian else "<") if pixels.dtype.itemsize > 1 else pixels.dtype
-    )
+    element = pixels.dtype.newbyteorder(">" if bigendian else "<") if pixels.dtype.itemsize > 1 else pixels.dtype
     rows = pixels.astype(element).reshape(height, row_bytes // element.itemsize).view(np.uint8)
     padded = np.zeros((height, row_bytes + pad), dtype=np.uint8)
     padded[:, :row_bytes] = rows.reshape(height, row_bytes)
@@ -82,9 +80,7 @@ def test_sixteen_bit_honours_byte_order(encoding, bigendian):
     np.testing.assert_array_equal(image_to_array(msg), pixels)
     rgb = image_to_rgb(msg)  # stretched by min/max: 0 -> 0, 65535 -> 255
     assert rgb.shape == (2, 3, 3)
-    np.testing.assert_array_equal(
-        rgb[..., 0], np.rint(pixels.astype(np.float32) * 255 / 65535).astype(np.uint8)
-    )
+    np.testing.assert_array_equal(rgb[..., 0], np.rint(pixels.astype(np.float32) * 255 / 65535).astype(np.uint8))
 
 
 def test_constant_sixteen_bit_image_is_black():

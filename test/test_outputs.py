@@ -60,9 +60,7 @@ def test_absent_objects_own_no_pixel_and_no_objects_means_background():
     masks, logits, ids = two_overlapping_objects()
     labels = label_image(masks, logits, ids, np.array([-0.5, 2.0]))
     assert set(np.unique(labels)) == {0, 3}
-    torch_labels = label_image(
-        torch.from_numpy(masks), torch.from_numpy(logits), ids, torch.tensor([-0.5, 2.0])
-    )
+    torch_labels = label_image(torch.from_numpy(masks), torch.from_numpy(logits), ids, torch.tensor([-0.5, 2.0]))
     np.testing.assert_array_equal(torch_labels, labels)
     empty = label_image(torch.zeros(0, 4, 5, dtype=torch.bool), torch.zeros(0, 4, 5), [])
     assert empty.shape == (4, 5) and not empty.any()

@@ -127,9 +127,7 @@ def test_state_dict_matches_official_config(model: str) -> None:
     ):
         assert key in keys
     # a residual projection "trunk.blocks.{i}.proj" exists exactly in each stage's first block
-    proj_blocks = sorted(
-        int(m[1]) for k in keys if (m := re.fullmatch(r"trunk\.blocks\.(\d+)\.proj\.weight", k))
-    )
+    proj_blocks = sorted(int(m[1]) for k in keys if (m := re.fullmatch(r"trunk\.blocks\.(\d+)\.proj\.weight", k)))
     assert proj_blocks == [end + 1 for end in ours.trunk.stage_ends[:-1]]
 
 

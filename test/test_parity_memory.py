@@ -56,9 +56,7 @@ def _randomize(module: torch.nn.Module, seed: int) -> None:
                 p.add_(0.05 * noise)
 
 
-def _build_pair(
-    section: str, grid: int | None = None, seed: int = 0
-) -> tuple[torch.nn.Module, torch.nn.Module]:
+def _build_pair(section: str, grid: int | None = None, seed: int = 0) -> tuple[torch.nn.Module, torch.nn.Module]:
     """Reference and our module from the tiny YAML section, same random weights, both in eval mode."""
     cfg = OmegaConf.to_container(OmegaConf.load(TINY_YAML).model[section])
     if grid is not None:
@@ -72,9 +70,7 @@ def _build_pair(
     return ref, ours
 
 
-def _attention_inputs(
-    grid: int, batch: int, frames: int, ptr_tokens: int, seed: int
-) -> dict[str, torch.Tensor]:
+def _attention_inputs(grid: int, batch: int, frames: int, ptr_tokens: int, seed: int) -> dict[str, torch.Tensor]:
     """Sequence-first inputs: curr/curr_pos L x B x 256, memory/memory_pos M x B x 64."""
     gen = torch.Generator().manual_seed(seed)
     n, m = grid * grid, frames * grid * grid + ptr_tokens
@@ -94,9 +90,7 @@ def attention32() -> tuple[torch.nn.Module, torch.nn.Module]:
 
 def test_memory_attention_state_dict_keys():
     ref, ours = _build_pair("memory_attention")
-    assert {k: v.shape for k, v in ours.state_dict().items()} == {
-        k: v.shape for k, v in ref.state_dict().items()
-    }
+    assert {k: v.shape for k, v in ours.state_dict().items()} == {k: v.shape for k, v in ref.state_dict().items()}
     for key in (
         "layers.0.self_attn.q_proj.weight",
         "layers.0.cross_attn_image.k_proj.weight",
@@ -110,9 +104,7 @@ def test_memory_attention_state_dict_keys():
 
 def test_memory_encoder_state_dict_keys():
     ref, ours = _build_pair("memory_encoder")
-    assert {k: v.shape for k, v in ours.state_dict().items()} == {
-        k: v.shape for k, v in ref.state_dict().items()
-    }
+    assert {k: v.shape for k, v in ours.state_dict().items()} == {k: v.shape for k, v in ref.state_dict().items()}
     for key in (
         "mask_downsampler.encoder.0.weight",
         "mask_downsampler.encoder.12.weight",

@@ -187,9 +187,7 @@ PLAIN_CASES = ["points", "box_and_points", "mask", "prompts_share_image", "one_p
 
 def _run(model: nn.ModuleDict, prompts: dict, image: dict, multimask: bool, repeat_image: bool) -> dict:
     pe_mod, dec = model["sam_prompt_encoder"], model["sam_mask_decoder"]
-    sparse, dense = pe_mod(
-        points=prompts.get("points"), boxes=prompts.get("boxes"), masks=prompts.get("masks")
-    )
+    sparse, dense = pe_mod(points=prompts.get("points"), boxes=prompts.get("boxes"), masks=prompts.get("masks"))
     image_pe = pe_mod.get_dense_pe()
     masks, iou, tokens, obj = dec(
         image_embeddings=image["embedding"],
@@ -302,9 +300,7 @@ def _single_mask_and_candidates(model: nn.ModuleDict, case: str) -> dict:
     image = _image(image_batch)
     pe_mod, dec = model["sam_prompt_encoder"], model["sam_mask_decoder"]
     with torch.no_grad():
-        sparse, dense = pe_mod(
-            points=prompts.get("points"), boxes=prompts.get("boxes"), masks=prompts.get("masks")
-        )
+        sparse, dense = pe_mod(points=prompts.get("points"), boxes=prompts.get("boxes"), masks=prompts.get("masks"))
         args = dict(
             image_embeddings=image["embedding"],
             image_pe=pe_mod.get_dense_pe(),
@@ -389,9 +385,7 @@ def test_stability_selection_per_prompt_matches_reference(sam2_pair: Pair) -> No
     iou = torch.rand(3, 4, generator=g)
     ours = sam2_pair.ours["sam_mask_decoder"]
     ref = sam2_pair.ref["sam_mask_decoder"]
-    torch.testing.assert_close(
-        ours.stability_scores(logits), ref._get_stability_scores(logits), rtol=0, atol=0
-    )
+    torch.testing.assert_close(ours.stability_scores(logits), ref._get_stability_scores(logits), rtol=0, atol=0)
     our_masks, our_iou = ours.select_stable_single_mask(logits, iou)
     ref_masks, ref_iou = ref._dynamic_multimask_via_stability(logits, iou)
     assert torch.equal(our_masks, ref_masks) and torch.equal(our_iou, ref_iou)

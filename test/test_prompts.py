@@ -106,9 +106,7 @@ def test_masks_of_the_wrong_size_or_encoding_or_empty_are_rejected():
 
 
 def test_max_objects_counts_only_new_ids():
-    with pytest.raises(
-        PromptError, match="cannot add object 3: already tracking 2 objects \\(max_objects is 2\\)"
-    ):
+    with pytest.raises(PromptError, match="cannot add object 3: already tracking 2 objects \\(max_objects is 2\\)"):
         check(prompt(object_id=3, points=[(1, 1)]), known_ids=[1, 2], max_objects=2)
     assert check(prompt(object_id=2, points=[(1, 1)], label=""), known_ids=[1, 2], max_objects=2).label == ""
 
@@ -124,9 +122,7 @@ def test_prompt_age_is_measured_in_image_time():
     check_prompt_age(latest - 10**9, latest, 1.0)  # exactly at the limit
     check_prompt_age(latest + 5 * 10**9, latest, 1.0)  # newer than the latest image: fine
     check_prompt_age(1, latest, 0.0)  # 0 disables the check
-    with pytest.raises(
-        PromptError, match="1.500 s before the latest image \\(100.000 s\\); max_prompt_age_s is 1"
-    ):
+    with pytest.raises(PromptError, match="1.500 s before the latest image \\(100.000 s\\); max_prompt_age_s is 1"):
         check_prompt_age(latest - 1_500_000_000, latest, 1.0)
     old = prompt(points=[(1, 1)], stamp=(3, 0))
     with pytest.raises(PromptError, match="before the latest image"):
@@ -186,9 +182,7 @@ def test_projection_scales_to_the_image_size_and_applies_distortion():
     d = (-0.2, 0.05, 0.001, -0.002, 0.0)
     distorted = CameraModel.from_camera_info(camera_info(d=d))
     u, v = project_click((0.3, 0.2, 1.5), distorted, FrameInfo(640, 480, 0, "cam"))
-    expected, _ = cv2.projectPoints(
-        np.array([[0.3, 0.2, 1.5]]), np.zeros(3), np.zeros(3), distorted.k, np.array(d)
-    )
+    expected, _ = cv2.projectPoints(np.array([[0.3, 0.2, 1.5]]), np.zeros(3), np.zeros(3), distorted.k, np.array(d))
     assert (u, v) == pytest.approx(tuple(expected[0, 0]), abs=1e-9)  # tolerance: same OpenCV call
     assert (u, v) != pytest.approx((420.0, 293.3), abs=0.5)  # distortion moved it off the pinhole pixel
 

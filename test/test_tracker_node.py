@@ -80,11 +80,7 @@ def test_prompt_by_service_then_every_output_shows_the_object(make):
     assert [(o.id, o.label, o.visible, o.area) for o in objects.objects] == [(1, "box", True, 200)]
     assert len(objects.objects[0].contours) == 1
     overlay = h.output("overlay", 2)
-    assert (
-        overlay.encoding == "rgb8"
-        and overlay.header.frame_id == "cam"
-        and overlay.header.stamp.nanosec == 500
-    )
+    assert overlay.encoding == "rgb8" and overlay.header.frame_id == "cam" and overlay.header.stamp.nanosec == 500
     markers = h.output("markers", 2).markers
     assert markers[0].action == Marker.DELETEALL
     assert any(m.type == Marker.LINE_STRIP and m.header.frame_id == "cam" for m in markers)
@@ -308,9 +304,7 @@ def test_inference_runs_on_one_worker_thread_and_busy_frames_are_dropped(make):
 
 
 def node_entities(node) -> tuple[int, ...]:
-    return tuple(
-        len(list(group)) for group in (node.publishers, node.subscriptions, node.services, node.timers)
-    )
+    return tuple(len(list(group)) for group in (node.publishers, node.subscriptions, node.services, node.timers))
 
 
 def worker_threads() -> int:
@@ -359,9 +353,7 @@ def test_bad_checkpoint_fails_configure_and_the_node_can_configure_again(make, t
     h.track(1)
     bad_device = make(device="gpu")
     assert bad_device.node.trigger_configure() == FAILURE
-    assert "device must be auto, cpu, mps, cuda or cuda:N; got 'gpu'" in bad_device.wait_log(
-        "configure failed"
-    )
+    assert "device must be auto, cpu, mps, cuda or cuda:N; got 'gpu'" in bad_device.wait_log("configure failed")
 
 
 def test_parameters_follow_the_lifecycle(make):

@@ -86,9 +86,7 @@ def test_node_process_tracks_takes_prompts_and_exits_cleanly(ros):
         assert [(o.id, o.label) for o in result.objects] == [(3, "crate")]
         label = next(m for m in labels if m.header.stamp.sec == 2)
         assert label.header.frame_id == "camera_optical" and image_to_array(label)[8, 10] == 3
-        removed = call(
-            ros, RemoveObject, f"{ns}/sam2_tracker/remove_object", RemoveObject.Request(object_id=9)
-        )
+        removed = call(ros, RemoveObject, f"{ns}/sam2_tracker/remove_object", RemoveObject.Request(object_id=9))
         assert not removed.success and "unknown object id 9" in removed.message
         assert call(ros, Trigger, f"{ns}/sam2_tracker/reset", Trigger.Request()).success
         assert tracked(3).objects == []

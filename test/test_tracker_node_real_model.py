@@ -134,9 +134,7 @@ def test_acceptance_style_separate_process(ros, checkpoint):
         )
         assert label.header.stamp.nanosec == 250
         response = add(prompt(5, "box", box=[100, 100, 300, 260]))
-        assert response.success and (response.object.id, response.object.label) == (5, "box"), (
-            response.message
-        )
+        assert response.success and (response.object.id, response.object.label) == (5, "box"), response.message
         prompt_pub.publish(prompt(6, "ball", points=[(400, 300)]))
         node.wait_line("object 6 ('ball') added from the prompts topic")
         click_pub.publish(Point(x=600.0, y=50.0))
@@ -147,9 +145,7 @@ def test_acceptance_style_separate_process(ros, checkpoint):
 
         # bad inputs: answered or logged, the node goes on
         def rejected() -> bool:  # best-effort images across processes may be lost: resend until logged
-            if any(
-                "image step 10 is smaller than width * bytes per pixel" in line for line in list(node.lines)
-            ):
+            if any("image step 10 is smaller than width * bytes per pixel" in line for line in list(node.lines)):
                 return True
             image_pub.publish(frame(90, step=10))
             time.sleep(0.5)

@@ -183,15 +183,11 @@ def test_diagnostic_status_reports_counts_or_warns_without_input():
     stats = PipelineStats()
     stats.received(0)
     stats.published(0, 40_000_000, objects=3)
-    status = diagnostic_status(
-        "/sam2_tracker: tracking", stats.snapshot(100_000_000), device="cpu", image_topic="/cam"
-    )
+    status = diagnostic_status("/sam2_tracker: tracking", stats.snapshot(100_000_000), device="cpu", image_topic="/cam")
     values = {kv.key: kv.value for kv in status.values}
     assert status.level == DiagnosticStatus.OK and status.message.startswith("tracking 3 object(s)")
     assert (status.name, status.hardware_id) == ("/sam2_tracker: tracking", "cpu")
-    assert (
-        values["frames_processed"] == "1" and values["latency_max_ms"] == "40.0" and values["objects"] == "3"
-    )
+    assert values["frames_processed"] == "1" and values["latency_max_ms"] == "40.0" and values["objects"] == "3"
     assert float(values["memory_process_resident_mb"]) > 0
     stale = diagnostic_status("n", stats.snapshot(10_000_000_000), device="cpu", image_topic="/cam")
     assert stale.level == DiagnosticStatus.WARN and stale.message == "no images received on /cam recently"

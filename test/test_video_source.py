@@ -307,9 +307,7 @@ def test_node_publishes_images_with_matching_camera_info(ros):
 
 def test_publish_next_loops_or_stops(ros):
     context, _ = ros
-    node = VideoSourceNode(
-        context=context, timer=False, parameter_overrides=synthetic_parameters(num_frames=2)
-    )
+    node = VideoSourceNode(context=context, timer=False, parameter_overrides=synthetic_parameters(num_frames=2))
     assert [node.publish_next().index for _ in range(2)] == [0, 1]
     assert node.publish_next() is None and node.finished
     node.destroy_node()
@@ -323,9 +321,7 @@ def test_publish_next_loops_or_stops(ros):
 def test_node_rejects_bad_sources_and_parameters(ros, tmp_path):
     context, _ = ros
     with pytest.raises(FileNotFoundError, match="missing.mp4"):
-        VideoSourceNode(
-            context=context, parameter_overrides=[Parameter("source", value=str(tmp_path / "missing.mp4"))]
-        )
+        VideoSourceNode(context=context, parameter_overrides=[Parameter("source", value=str(tmp_path / "missing.mp4"))])
     with pytest.raises(FileNotFoundError, match="calibration"):
         VideoSourceNode(
             context=context,

@@ -67,9 +67,7 @@ def make_batch(samples: list, device: torch.device | str = "cpu") -> ClipBatch:
     )
 
 
-def _first_frame_prompt(
-    rng: np.random.Generator, target: torch.Tensor, kind: str
-) -> tuple[torch.Tensor, torch.Tensor]:
+def _first_frame_prompt(rng: np.random.Generator, target: torch.Tensor, kind: str) -> tuple[torch.Tensor, torch.Tensor]:
     """Points (N x P x 2 model pixels) and labels (N x P) of a click or box prompt on N masks."""
     masks = target.cpu().numpy()
     if kind == "click":
@@ -143,9 +141,7 @@ def clip_loss(
                 new_c, new_l = correction_clicks(rng, out.high_res_masks[:, 0] > 0, target0)
             coords, labels = torch.cat([coords, new_c], 1), torch.cat([labels, new_l], 1)
             prev = torch.clamp(out.low_res_masks.detach(), -PREV_LOGITS_CLAMP, PREV_LOGITS_CLAMP)
-            out = model.sam_heads(
-                conditioned, f0.high_res, coords, labels, mask_inputs=prev, multimask_output=False
-            )
+            out = model.sam_heads(conditioned, f0.high_res, coords, labels, mask_inputs=prev, multimask_output=False)
             add(out, 0)
     stats["prompt_iou0"] = _mean_iou(out.high_res_masks[:, 0], target0)
 

@@ -170,9 +170,7 @@ class DavisFolder:
         self.root = Path(root)
         images, annotations = self.root / "JPEGImages", self.root / "Annotations"
         if not images.is_dir() or not annotations.is_dir():
-            raise FileNotFoundError(
-                f"{self.root} is not a DAVIS-style folder (needs JPEGImages/ and Annotations/)"
-            )
+            raise FileNotFoundError(f"{self.root} is not a DAVIS-style folder (needs JPEGImages/ and Annotations/)")
         names = sorted(p.name for p in images.iterdir() if p.is_dir() and (annotations / p.name).is_dir())
         self.videos = [v for v in names if videos is None or v in videos]
         if not self.videos:
@@ -193,9 +191,7 @@ class DavisFolder:
         """All frames of a video: (``T x H x W x 3`` uint8 RGB, ``T x K x H x W`` bool masks, ``K`` ids),
         with the objects of the first annotated frame."""
         pairs = self.frame_files(video)
-        frames = np.stack(
-            [cv2.cvtColor(cv2.imread(str(i), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB) for i, _ in pairs]
-        )
+        frames = np.stack([cv2.cvtColor(cv2.imread(str(i), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB) for i, _ in pairs])
         labels = np.stack([read_index_png(a) for _, a in pairs])
         ids = np.array([v for v in np.unique(labels[0]) if 0 < v < 255], dtype=np.int64)
         masks = labels[:, None] == ids[None, :, None, None]
@@ -208,15 +204,11 @@ class DavisFolder:
 class DavisClips:
     """Seeded random windows of a DavisFolder's videos, objects visible on the window's first frame."""
 
-    def __init__(
-        self, folder: DavisFolder, image_size: int, clip_len: int, seed: int, max_objects: int
-    ) -> None:
+    def __init__(self, folder: DavisFolder, image_size: int, clip_len: int, seed: int, max_objects: int) -> None:
         self.folder, self.image_size, self.clip_len = folder, image_size, clip_len
         self.seed, self.max_objects = seed, max_objects
 
-    def sample(
-        self, index: int, offsets: np.ndarray, difficulty: float = 1.0, attempt: int = 0
-    ) -> ClipSample:
+    def sample(self, index: int, offsets: np.ndarray, difficulty: float = 1.0, attempt: int = 0) -> ClipSample:
         """A window of a random video at ``offsets`` from a random start (squeezed into short videos)."""
         rng = np.random.default_rng([self.seed, index, attempt])
         video = self.folder.videos[int(rng.integers(len(self.folder.videos)))]

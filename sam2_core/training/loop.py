@@ -98,9 +98,7 @@ class _Progress:
 def _clip_source(cfg: TrainConfig, image_size: int):
     if cfg.data == "synthetic":
         return SyntheticClips(image_size, cfg.clip_len, seed=cfg.seed, max_objects=cfg.max_objects)
-    return DavisFolder(cfg.data).sample_clips(
-        image_size, cfg.clip_len, seed=cfg.seed, max_objects=cfg.max_objects
-    )
+    return DavisFolder(cfg.data).sample_clips(image_size, cfg.clip_len, seed=cfg.seed, max_objects=cfg.max_objects)
 
 
 def train(cfg: TrainConfig) -> Path:

@@ -69,9 +69,7 @@ def head_losses(out: HeadOutput, target: torch.Tensor, weights: LossWeights) -> 
     focal_best = focal.gather(1, best)[:, 0]
     dice_best = dc.gather(1, best)[:, 0]
     iou = F.l1_loss(out.ious.float(), actual_iou(logits.detach(), t), reduction="none").mean(-1)
-    score = F.binary_cross_entropy_with_logits(
-        out.object_score_logits.float()[:, 0], present, reduction="none"
-    )
+    score = F.binary_cross_entropy_with_logits(out.object_score_logits.float()[:, 0], present, reduction="none")
     return {
         "focal": (focal_best * present).sum(),
         "dice": (dice_best * present).sum(),

@@ -34,9 +34,7 @@ def random_click(rng: np.random.Generator, mask: np.ndarray, p_center: float = 0
     return float(xs[i]), float(ys[i])
 
 
-def noisy_box(
-    rng: np.random.Generator, mask: np.ndarray, noise: float = 0.1
-) -> tuple[float, float, float, float]:
+def noisy_box(rng: np.random.Generator, mask: np.ndarray, noise: float = 0.1) -> tuple[float, float, float, float]:
     """The mask's box with each side moved by Gaussian noise (``noise`` x box side), clipped."""
     x0, y0, x1, y1 = mask_box(mask)
     w, h = x1 - x0 + 1, y1 - y0 + 1
