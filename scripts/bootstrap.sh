@@ -103,12 +103,13 @@ src_hash=$(cd "$ROOT" && for p in package.xml CMakeLists.txt msg srv sam2_core s
   if [ -e "$p" ]; then find "$p" -type f ! -name "*.pyc"; fi; done | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$build_stamp" 2>/dev/null)" != "$src_hash" ] || ! (cd / && "$VPY" -c 'import sam2_ros.msg, sam2_core') >/dev/null 2>&1; then
   say "building the sam2_ros package (interfaces + Python) into .venv with colcon"
+  mkdir -p "$ROOT/build"
   export AMENT_PREFIX_PATH="$VENV" CMAKE_PREFIX_PATH="$VENV"
   (cd "$ROOT" && "$VENV/bin/colcon" --log-base build/log build --paths "$ROOT" --merge-install \
       --build-base build --install-base "$VENV" \
       --event-handlers console_cohesion- console_direct- console_stderr+ status- summary- \
       --cmake-args -DPython3_EXECUTABLE="$VPY" -DBUILD_TESTING=OFF -Wno-dev) \
-    > "$ROOT/build/colcon.log" 2>&1 || { mkdir -p "$ROOT/build"; tail -40 "$ROOT/build/colcon.log" >&2; die "colcon build failed (full log: build/colcon.log)"; }
+    > "$ROOT/build/colcon.log" 2>&1 || { tail -40 "$ROOT/build/colcon.log" >&2; die "colcon build failed (full log: build/colcon.log)"; }
   echo "$src_hash" > "$build_stamp"
 fi
 
