@@ -277,7 +277,7 @@ def test_planner_as_a_node_follows_a_free_running_source_and_logs_the_summary(tm
             *scene, Parameter("late_frame", value=2), Parameter("min_area_px", value=20),
             Parameter("output_dir", value=str(tmp_path / "out"))]),
         VideoSourceNode(context=context, parameter_overrides=[
-            *scene, Parameter("rate_hz", value=5.0), Parameter("reliability", value="reliable"),
+            *scene, Parameter("rate_hz", value=2.0), Parameter("reliability", value="reliable"),
             Parameter("wait_for_subscribers", value=2)]),
     ]  # fmt: skip
     try:
@@ -289,8 +289,10 @@ def test_planner_as_a_node_follows_a_free_running_source_and_logs_the_summary(tm
             time.sleep(0.05)
         report = planner.report
         assert report is not None, "the planner did not finish"
-        assert report.frames_published == 6 and report.prompts == {1: 0, 2: 2}
-        # free-running: a prompt may reach the tracker a frame late, so not exactly 1
+        # free-running (2 Hz leaves the tracker time to keep up on a loaded CI machine): a prompt
+        # sent on frame 2 may still reach the tracker after frame 3 arrived, as the README says
+        assert report.frames_published == 6 and report.prompts[1] == 0 and report.prompts[2] in (2, 3)
+        # and so the score is not exactly 1
         assert report.frames_tracked >= 5 and report.score.jf > 0.8
         assert read_video(report.video_path) == report.frames_tracked
     finally:
