@@ -32,3 +32,13 @@ def use_large_message_profile(environ: dict | None = None) -> str | None:
         return None
     env["FASTDDS_DEFAULT_PROFILES_FILE"] = PROFILE_FILE
     return PROFILE_FILE
+
+
+def init_ros(args: list[str] | None, logger_name: str) -> None:
+    """``rclpy.init(args)`` for an executable's ``main``, with the large-message profile chosen first."""
+    import rclpy
+
+    profile = use_large_message_profile()
+    rclpy.init(args=args)
+    if profile:
+        rclpy.logging.get_logger(logger_name).info(f"Fast DDS profile for large images: {profile}")

@@ -29,7 +29,7 @@ from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
 
 from sam2_core.synthetic import SyntheticScene
-from sam2_ros.dds_profile import use_large_message_profile
+from sam2_ros.dds_profile import init_ros
 from sam2_ros.demo_scoring import (
     DemoScore,
     OverlayRecorder,
@@ -349,10 +349,7 @@ class DemoPlanner(Node):
 
 def main(args: list[str] | None = None) -> None:
     """Entry point: ``ros2 run sam2_ros demo_planner`` / ``python -m sam2_ros.demo_planner``."""
-    profile = use_large_message_profile()
-    rclpy.init(args=args)
-    if profile:
-        rclpy.logging.get_logger("demo_planner").info(f"Fast DDS profile for large images: {profile}")
+    init_ros(args, "demo_planner")
     node = None
     try:
         node = DemoPlanner()

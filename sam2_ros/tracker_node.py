@@ -32,7 +32,7 @@ from std_srvs.srv import Trigger
 from visualization_msgs.msg import MarkerArray
 
 from sam2_ros.click_frames import ClickFrames
-from sam2_ros.dds_profile import use_large_message_profile
+from sam2_ros.dds_profile import init_ros
 from sam2_ros.image_conversion import ImageConversionError, compressed_to_rgb, image_to_rgb
 from sam2_ros.msg import Prompt, TrackedObject, TrackedObjectArray
 from sam2_ros.outputs import (
@@ -614,10 +614,7 @@ def main(args: list[str] | None = None, *, tracker_factory: Callable[[TrackerPar
 
     Spins until SIGINT/SIGTERM, then shuts down cleanly (exit status 0).
     """
-    profile = use_large_message_profile()
-    rclpy.init(args=args)
-    if profile:
-        rclpy.logging.get_logger("sam2_tracker").info(f"Fast DDS profile for large images: {profile}")
+    init_ros(args, "sam2_tracker")
     node = None
     try:
         node = TrackerNode(tracker_factory=tracker_factory)

@@ -29,7 +29,7 @@ from sam2_ros.calibration import (
     pinhole_calibration,
     scaled_calibration,
 )
-from sam2_ros.dds_profile import use_large_message_profile
+from sam2_ros.dds_profile import init_ros
 from sam2_ros.frame_sources import FrameReadError, FrameSource, fit_frame, open_source
 from sam2_ros.image_conversion import fill_image
 
@@ -208,10 +208,7 @@ def main(args: list[str] | None = None) -> None:
 
     Exits with status 1 and a one-line reason when the source or calibration cannot be opened.
     """
-    profile = use_large_message_profile()
-    rclpy.init(args=args)
-    if profile:
-        rclpy.logging.get_logger("video_source").info(f"Fast DDS profile for large images: {profile}")
+    init_ros(args, "video_source")
     node = None
     failed = False
     try:

@@ -5,14 +5,13 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 
 import numpy as np
 import pytest
 import torch
+from micro_model import micro_config
 
-from sam2_core import get_config, register_model
-from sam2_core.config import HieraConfig
+from sam2_core import register_model
 from sam2_core.evaluate import evaluate_video, main, synthetic_videos, track_video
 from sam2_core.metrics import evaluate_sequence
 from sam2_core.training.data import TRAIN_SEED_MIN
@@ -22,29 +21,7 @@ TINY = "test_eval_tiny"
 
 @pytest.fixture(scope="module", autouse=True)
 def tiny_model() -> None:
-    register_model(
-        replace(
-            get_config("sam2.1_hiera_nano"),
-            name=TINY,
-            hiera=HieraConfig(
-                embed_dim=8,
-                num_heads=1,
-                stages=(1, 1, 1, 1),
-                global_att_blocks=(2,),
-                window_pos_embed_bkg_spatial_size=(4, 4),
-                window_spec=(4, 2, 2, 2),
-            ),
-            image_size=64,
-            d_model=32,
-            mem_dim=16,
-            memory_attention_layers=1,
-            memory_attention_ffn_dim=32,
-            decoder_mlp_dim=32,
-            decoder_num_heads=2,
-            iou_head_hidden_dim=16,
-            mask_in_chans=4,
-        )
-    )
+    register_model(micro_config(TINY))
 
 
 class OracleTracker:

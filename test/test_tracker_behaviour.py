@@ -12,15 +12,15 @@ import copy
 import gc
 import os
 import sys
-from dataclasses import replace
 
 import cv2
 import numpy as np
 import pytest
 import torch
+from micro_model import micro_config
 
 from sam2_core.build import build_model
-from sam2_core.config import HieraConfig, get_config, register_model
+from sam2_core.config import register_model
 from sam2_core.postprocess import HOLE_FILL_LOGIT, SUPPRESSED_LOGIT, fill_holes, keep_highest_object
 from sam2_core.tracker import Tracker, TrackResult
 
@@ -28,22 +28,15 @@ H, W = 40, 56
 
 # The smallest network that runs every part of the real code path (Hiera stages, FPN, heads with
 # high-res features, 2-token object pointers, SAM 2.1 flags) at a 32-pixel input: ~8 ms a frame.
-MICRO = replace(
-    get_config("sam2.1_hiera_tiny"),
-    name="tracker_test_micro",
+MICRO = micro_config(
+    "tracker_test_micro",
+    base="sam2.1_hiera_tiny",
     image_size=32,
-    d_model=32,
-    mem_dim=16,
-    memory_attention_layers=1,
     memory_attention_ffn_dim=64,
-    hiera=HieraConfig(
-        embed_dim=8,
-        num_heads=1,
-        stages=(1, 1, 1, 1),
-        global_att_blocks=(2,),
-        window_pos_embed_bkg_spatial_size=(4, 4),
-        window_spec=(4, 2, 2, 2),
-    ),
+    decoder_mlp_dim=2048,
+    decoder_num_heads=8,
+    iou_head_hidden_dim=256,
+    mask_in_chans=16,
 )
 
 

@@ -5,16 +5,15 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 
 import cv2
 import numpy as np
 import pytest
 import torch
+from micro_model import micro_config
 from PIL import Image
 
-from sam2_core import build_model, get_config, read_checkpoint, register_model
-from sam2_core.config import HieraConfig
+from sam2_core import build_model, read_checkpoint, register_model
 from sam2_core.tracker import Tracker
 from sam2_core.train import main as train_main
 from sam2_core.training.clip_forward import PromptMix, clip_loss, make_batch
@@ -26,30 +25,7 @@ TINY = "test_train_tiny"
 @pytest.fixture(scope="module", autouse=True)
 def tiny_model() -> str:
     """A few-thousand-parameter SAM 2.1 network at 64 x 64 input (same modules, small widths)."""
-    base = get_config("sam2.1_hiera_nano")
-    register_model(
-        replace(
-            base,
-            name=TINY,
-            hiera=HieraConfig(
-                embed_dim=8,
-                num_heads=1,
-                stages=(1, 1, 1, 1),
-                global_att_blocks=(2,),
-                window_pos_embed_bkg_spatial_size=(4, 4),
-                window_spec=(4, 2, 2, 2),
-            ),
-            image_size=64,
-            d_model=32,
-            mem_dim=16,
-            memory_attention_layers=1,
-            memory_attention_ffn_dim=32,
-            decoder_mlp_dim=32,
-            decoder_num_heads=2,
-            iou_head_hidden_dim=16,
-            mask_in_chans=4,
-        )
-    )
+    register_model(micro_config(TINY))
     return TINY
 
 
