@@ -37,7 +37,21 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     p.add_argument("--batch-size", type=int, default=4, help="clips per step")
     p.add_argument("--clip-len", type=int, default=6, help="frames per clip (the first is prompted)")
     p.add_argument("--max-objects", type=int, default=3, help="objects per clip")
+    p.add_argument(
+        "--prompts-per-object",
+        type=int,
+        default=1,
+        help="prompt each object this many times per clip with different clicks/boxes (cheap: the image "
+        "is encoded once; useful for image-level training with --clip-len 1)",
+    )
     p.add_argument("--lr", type=float, default=5e-4, help="peak learning rate (AdamW)")
+    p.add_argument(
+        "--encoder-lr-scale",
+        type=float,
+        default=0.1,
+        help="image encoder learning rate as a fraction of --lr (a fast-moving encoder drowns the "
+        "prompts' positional encoding and the heads stop using the clicks)",
+    )
     p.add_argument("--weight-decay", type=float, default=0.05)
     p.add_argument("--warmup-steps", type=int, default=100)
     p.add_argument(
@@ -55,8 +69,8 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     a = p.parse_args(argv)
     if a.threads > 0:
         torch.set_num_threads(a.threads)
-    if a.steps < 1 or a.batch_size < 1 or a.clip_len < 1:
-        p.error("--steps, --batch-size and --clip-len must be positive")
+    if a.steps < 1 or a.batch_size < 1 or a.clip_len < 1 or a.prompts_per_object < 1:
+        p.error("--steps, --batch-size, --clip-len and --prompts-per-object must be positive")
     return TrainConfig(
         model=a.model,
         out=a.out,
@@ -67,7 +81,9 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
         batch_size=a.batch_size,
         clip_len=a.clip_len,
         max_objects=a.max_objects,
+        prompts_per_object=a.prompts_per_object,
         lr=a.lr,
+        encoder_lr_scale=a.encoder_lr_scale,
         weight_decay=a.weight_decay,
         warmup_steps=a.warmup_steps,
         seed=a.seed,

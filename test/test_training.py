@@ -14,10 +14,12 @@ from micro_model import micro_config
 from PIL import Image
 
 from sam2_core import build_model, read_checkpoint, register_model
+from sam2_core.modeling.sam2 import HeadOutput
 from sam2_core.tracker import Tracker
 from sam2_core.train import main as train_main
 from sam2_core.training.clip_forward import PromptMix, clip_loss, make_batch
 from sam2_core.training.data import TRAIN_SEED_MIN, DavisFolder, SyntheticClips, draw_offsets, read_index_png
+from sam2_core.training.losses import LossWeights, head_losses
 
 TINY = "test_train_tiny"
 
@@ -54,6 +56,47 @@ def test_loss_decreases_on_a_fixed_batch():
         losses.append(float(loss.detach()))
         assert np.isfinite(losses[-1]) and stats["objects"] == batch.targets.shape[0]
     assert losses[-1] < 0.8 * losses[0], losses
+
+
+def test_image_level_training_with_repeated_prompts():
+    """clip_len 1 trains SAM's image stage (no mask prompts, no memory); repeated rows get their own prompts."""
+    torch.manual_seed(0)
+    model = build_model(TINY).train()
+    batch = make_batch([SyntheticClips(64, 1, seed=5).sample(i, np.zeros(1, np.int64)) for i in range(2)])
+    n = batch.targets.shape[0]
+    rep = batch.repeat_objects(3)
+    assert rep.targets.shape[0] == 3 * n and torch.equal(rep.targets[::3], batch.targets)
+    assert torch.equal(rep.clip_of_row, batch.clip_of_row.repeat_interleave(3))
+    mask_only = PromptMix(p_click=0.0, p_box=0.0)  # a mask prompt would leave nothing to train at T = 1
+    outputs = []
+    loss, stats = clip_loss(model, rep, np.random.default_rng(0), mask_only, outputs=outputs)
+    loss.backward()
+    assert stats["objects"] == 3 * n and np.isnan(stats["track_iou"]) and len(outputs) >= 1
+    assert all(p.grad is not None for p in model.sam_mask_decoder.parameters() if p.requires_grad)
+    assert all(p.grad is None for p in model.memory_encoder.parameters())  # no memory at T = 1
+
+
+def test_cli_image_level_stage(tmp_path):
+    assert train_main([*_train_args(tmp_path, 2), "--clip-len", "1", "--prompts-per-object", "2"]) == 0
+    build_model(TINY, checkpoint=tmp_path / "checkpoint.pt")
+    logged = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [r["clip_len"] for r in logged] == [1, 1]
+
+
+def test_mask_loss_trains_the_candidate_the_iou_head_picks():
+    """Best-of-3 alone lets a prompt-blind candidate set fit; the IoU head's pick is trained as well."""
+    target = torch.zeros(1, 8, 8, dtype=torch.bool)
+    target[0, 2:6, 2:6] = True
+    good = torch.where(target, 10.0, -10.0)
+    bad = -good
+    logits = torch.stack([good, bad, bad], 1)  # 1 x 3 x 8 x 8: candidate 0 fits
+
+    def losses(ious):
+        out = HeadOutput(logits, logits, torch.tensor([ious]), logits[:, :1], logits[:, :1], None, torch.ones(1, 1))
+        return head_losses(out, target, LossWeights())
+
+    picks_best, picks_wrong = losses([0.9, 0.1, 0.1]), losses([0.1, 0.9, 0.1])
+    assert picks_wrong["dice"] > picks_best["dice"] + 0.9 and picks_wrong["focal"] > picks_best["focal"]
 
 
 def test_synthetic_training_clips_use_training_seeds_only():

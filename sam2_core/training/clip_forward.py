@@ -48,6 +48,18 @@ class ClipBatch:
     clip_of_row: torch.Tensor  # N long, the clip each object row belongs to
     offsets: np.ndarray  # T int, frame offsets from the prompted frame (shared by all clips)
 
+    def repeat_objects(self, r: int) -> ClipBatch:
+        """Each object row ``r`` times (rows of one object next to each other): every copy gets its own
+        prompt, so one image encoding trains the prompt-conditioned heads ``r`` times."""
+        if r == 1:
+            return self
+        return ClipBatch(
+            self.images,
+            self.targets.repeat_interleave(r, 0),
+            self.clip_of_row.repeat_interleave(r, 0),
+            self.offsets,
+        )
+
 
 def make_batch(samples: list, device: torch.device | str = "cpu") -> ClipBatch:
     """Stack ``ClipSample``s (same T and size; ``frame_indices`` equal up to a shift) into a ClipBatch."""
@@ -118,7 +130,11 @@ def clip_loss(
     f0 = feats.select(rows * t_n)
     target0 = batch.targets[:, 0]
     u = rng.random()
-    kind = "click" if u < prompts.p_click else "box" if u < prompts.p_click + prompts.p_box else "mask"
+    if t_n == 1:  # image-level training: a mask prompt alone would train nothing
+        total = prompts.p_click + prompts.p_box
+        kind = "click" if total == 0 or u * total < prompts.p_click else "box"
+    else:
+        kind = "click" if u < prompts.p_click else "box" if u < prompts.p_click + prompts.p_box else "mask"
     if kind == "mask":
         out = model.mask_as_output(f0.features, f0.high_res, target0[:, None].to(model.dtype))
         add(out, 0)
@@ -145,6 +161,11 @@ def clip_loss(
             add(out, 0)
     stats["prompt_iou0"] = _mean_iou(out.high_res_masks[:, 0], target0)
 
+    if t_n == 1:  # image-level training (SAM's stage): no memory to build
+        loss = total_loss(parts_sum, weights) / n
+        stats.update({k: float(v.detach()) / n for k, v in parts_sum.items()})
+        stats.update(track_iou=float("nan"), objects=n)
+        return loss, stats
     mem, mem_pos = model.encode_memory(f0.features, out.high_res_masks, out.object_score_logits, False)
     hw = mem.shape[-2] * mem.shape[-1]
     pos_tokens = mem_pos[0].flatten(1).t()  # hw x mem_dim, the same for every memory

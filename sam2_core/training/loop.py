@@ -37,7 +37,9 @@ class TrainConfig:
     batch_size: int = 4  # clips per step (each with up to max_objects objects)
     clip_len: int = 6  # frames per clip, the first prompted
     max_objects: int = 3
+    prompts_per_object: int = 1  # each object prompted this many times per clip (different clicks/boxes)
     lr: float = 5e-4
+    encoder_lr_scale: float = 0.1  # image encoder learning rate / lr
     weight_decay: float = 0.05
     warmup_steps: int = 100
     grad_clip: float = 1.0
@@ -56,6 +58,23 @@ def _lr_factor(step: int, cfg: TrainConfig) -> float:
         return (step + 1) / cfg.warmup_steps
     progress = (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
     return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+def _param_groups(model: torch.nn.Module, cfg: TrainConfig) -> list[dict]:
+    """AdamW groups: no weight decay on norms, biases and position embeddings; the image encoder at
+    ``encoder_lr_scale`` x the learning rate (as SAM 2 trains its backbone slower than its heads)."""
+    groups: dict[tuple[bool, bool], list[torch.nn.Parameter]] = {}
+    for name, p in model.named_parameters():
+        decay = p.ndim > 1 and "pos_embed" not in name
+        groups.setdefault((name.startswith("image_encoder."), decay), []).append(p)
+    return [
+        {
+            "params": params,
+            "weight_decay": cfg.weight_decay if decay else 0.0,
+            "lr_scale": cfg.encoder_lr_scale if encoder else 1.0,
+        }
+        for (encoder, decay), params in sorted(groups.items())
+    ]
 
 
 def _atomic_save(obj: object, path: Path) -> None:
@@ -115,12 +134,7 @@ def train(cfg: TrainConfig) -> Path:
     torch.manual_seed(cfg.seed)  # the random initialization of what the checkpoint does not set
     model = build_model(cfg.model, checkpoint=cfg.checkpoint, device=device, image_size=cfg.image_size)
     model.train()
-    decay = [p for n, p in model.named_parameters() if p.ndim > 1 and "pos_embed" not in n]
-    no_decay = [p for n, p in model.named_parameters() if p.ndim <= 1 or "pos_embed" in n]
-    optimizer = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=cfg.lr,
-    )
+    optimizer = torch.optim.AdamW(_param_groups(model, cfg), lr=cfg.lr)
     start = 0
     if cfg.resume and (out / STATE_FILE).exists():
         model.load_state_dict(read_checkpoint(out / MODEL_FILE), strict=True)
@@ -143,8 +157,9 @@ def train(cfg: TrainConfig) -> Path:
             offsets = draw_offsets(rng, clip_len, 36, jump)
             samples = [source.sample(step * cfg.batch_size + j, offsets, ramp) for j in range(cfg.batch_size)]
             for group in optimizer.param_groups:
-                group["lr"] = cfg.lr * _lr_factor(step, cfg)
-            loss, stats = clip_loss(model, make_batch(samples, device), rng, prompts)
+                group["lr"] = cfg.lr * group["lr_scale"] * _lr_factor(step, cfg)
+            batch = make_batch(samples, device).repeat_objects(cfg.prompts_per_object)
+            loss, stats = clip_loss(model, batch, rng, prompts)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)

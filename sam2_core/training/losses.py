@@ -59,6 +59,9 @@ def head_losses(out: HeadOutput, target: torch.Tensor, weights: LossWeights) -> 
     for objects present in the target (as in SAM 2); an absent object trains the object score alone.
     The mask losses use the candidate with the lowest focal + dice loss (the others still get IoU
     supervision), so the multimask head can specialize instead of averaging ambiguous answers.
+    With several candidates the one the IoU head selects (what the tracker outputs) is trained too:
+    best-of-M alone has a prompt-blind optimum on scenes with few objects (each candidate settles on
+    one salient object whatever the click, and some candidate always fits), which this term removes.
     """
     logits = out.high_res_multimasks.float()
     t = target[:, None].to(logits.dtype)
@@ -66,13 +69,17 @@ def head_losses(out: HeadOutput, target: torch.Tensor, weights: LossWeights) -> 
     focal = sigmoid_focal(logits, t, weights.focal_alpha, weights.focal_gamma)
     dc = dice(logits, t)
     best = torch.argmin(weights.focal * focal + weights.dice * dc, dim=-1, keepdim=True)
-    focal_best = focal.gather(1, best)[:, 0]
-    dice_best = dc.gather(1, best)[:, 0]
+    focal_m = focal.gather(1, best)[:, 0]
+    dice_m = dc.gather(1, best)[:, 0]
+    if logits.shape[1] > 1:
+        chosen = torch.argmax(out.ious.detach(), dim=-1, keepdim=True)
+        focal_m = focal_m + focal.gather(1, chosen)[:, 0]
+        dice_m = dice_m + dc.gather(1, chosen)[:, 0]
     iou = F.l1_loss(out.ious.float(), actual_iou(logits.detach(), t), reduction="none").mean(-1)
     score = F.binary_cross_entropy_with_logits(out.object_score_logits.float()[:, 0], present, reduction="none")
     return {
-        "focal": (focal_best * present).sum(),
-        "dice": (dice_best * present).sum(),
+        "focal": (focal_m * present).sum(),
+        "dice": (dice_m * present).sum(),
         "iou": (iou * present).sum(),
         "object_score": score.sum(),
     }
