@@ -581,6 +581,9 @@ class TrackerNode(LifecycleNode):
 
     # --- diagnostics ----------------------------------------------------------------------
     def _publish_diagnostics(self) -> None:
+        publisher = self._out.get("diagnostics")
+        if publisher is None:  # a tick already dispatched when cleanup or shutdown removed the publishers
+            return
         model = getattr(self._session.tracker, "model", None) if self._session else None
         device = str(getattr(model, "device", None) or (self._params.device if self._params else "none"))
         status = diagnostic_status(
@@ -591,7 +594,7 @@ class TrackerNode(LifecycleNode):
             stale_after_s=NO_INPUT_WARNING_S,
         )
         header = Header(stamp=self.get_clock().now().to_msg())
-        self._out["diagnostics"].publish(DiagnosticArray(header=header, status=[status]))
+        publisher.publish(DiagnosticArray(header=header, status=[status]))
 
 
 def spin_executor(executor: Executor) -> None:
