@@ -162,10 +162,7 @@ def clip_loss(
     stats["prompt_iou0"] = _mean_iou(out.high_res_masks[:, 0], target0)
 
     if t_n == 1:  # image-level training (SAM's stage): no memory to build
-        loss = total_loss(parts_sum, weights) / n
-        stats.update({k: float(v.detach()) / n for k, v in parts_sum.items()})
-        stats.update(track_iou=float("nan"), objects=n)
-        return loss, stats
+        return _per_object(parts_sum, stats, [], n, weights)
     mem, mem_pos = model.encode_memory(f0.features, out.high_res_masks, out.object_score_logits, False)
     hw = mem.shape[-2] * mem.shape[-1]
     pos_tokens = mem_pos[0].flatten(1).t()  # hw x mem_dim, the same for every memory
@@ -206,11 +203,17 @@ def clip_loss(
             mems.append(m)
             ptrs.append(out.obj_ptr)
 
-    loss = total_loss(parts_sum, weights) / n
+    return _per_object(parts_sum, stats, ious, n, weights)
+
+
+def _per_object(
+    parts_sum: dict[str, torch.Tensor], stats: dict[str, float], ious: list[float], n: int, weights: LossWeights
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """The loss and logged statistics divided by the ``n`` object rows."""
     stats.update({k: float(v.detach()) / n for k, v in parts_sum.items()})
     stats["track_iou"] = float(np.mean(ious)) if ious else float("nan")
     stats["objects"] = n
-    return loss, stats
+    return total_loss(parts_sum, weights) / n, stats
 
 
 def _mean_iou(logits: torch.Tensor, target: torch.Tensor) -> float:
