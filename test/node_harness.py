@@ -34,12 +34,18 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_srvs.srv import Trigger
 from visualization_msgs.msg import MarkerArray
 
+from sam2_ros.dds_profile import use_large_message_profile
 from sam2_ros.image_conversion import fill_image
 from sam2_ros.tracker_node import TrackerNode, spin_executor
 
 DOMAIN_ID = 1 + os.getpid() % 200  # 0..232 is valid for Fast DDS; 0 (the default) is left alone
 os.environ["ROS_DOMAIN_ID"] = str(DOMAIN_ID)  # for child processes too
 os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+# The test process talks to node processes that use the large-message Fast DDS profile (their
+# main() applies it): with Fast DDS defaults on this side, 640 x 480 frames sent to the node's
+# best-effort image reader were sometimes lost for a minute on a loaded machine. Fast DDS reads
+# the profile when this process creates its first participant, so it is chosen at import.
+use_large_message_profile()
 
 SUCCESS = TransitionCallbackReturn.SUCCESS
 FAILURE = TransitionCallbackReturn.FAILURE
