@@ -44,6 +44,22 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
         help="prompt each object this many times per clip with different clicks/boxes (cheap: the image "
         "is encoded once; useful for image-level training with --clip-len 1)",
     )
+    p.add_argument(
+        "--image-prob",
+        type=float,
+        default=0.0,
+        help="share of steps that train at image level (one frame per clip, no memory), mixed into "
+        "video training as SAM 2 mixes images into its video batches (0: none)",
+    )
+    p.add_argument(
+        "--image-batch-size", type=int, default=None, help="clips per image-level step (default: --batch-size)"
+    )
+    p.add_argument(
+        "--image-prompts-per-object",
+        type=int,
+        default=None,
+        help="prompts per object in image-level steps (default: --prompts-per-object)",
+    )
     p.add_argument("--lr", type=float, default=5e-4, help="peak learning rate (AdamW)")
     p.add_argument(
         "--encoder-lr-scale",
@@ -71,6 +87,12 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
         torch.set_num_threads(a.threads)
     if a.steps < 1 or a.batch_size < 1 or a.clip_len < 1 or a.prompts_per_object < 1:
         p.error("--steps, --batch-size, --clip-len and --prompts-per-object must be positive")
+    if not 0.0 <= a.image_prob <= 1.0:
+        p.error("--image-prob must be within [0, 1]")
+    if (a.image_batch_size is not None and a.image_batch_size < 1) or (
+        a.image_prompts_per_object is not None and a.image_prompts_per_object < 1
+    ):
+        p.error("--image-batch-size and --image-prompts-per-object must be positive")
     return TrainConfig(
         model=a.model,
         out=a.out,
@@ -82,6 +104,9 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
         clip_len=a.clip_len,
         max_objects=a.max_objects,
         prompts_per_object=a.prompts_per_object,
+        image_prob=a.image_prob,
+        image_batch_size=a.image_batch_size,
+        image_prompts_per_object=a.image_prompts_per_object,
         lr=a.lr,
         encoder_lr_scale=a.encoder_lr_scale,
         weight_decay=a.weight_decay,

@@ -83,6 +83,20 @@ def test_cli_image_level_stage(tmp_path):
     assert [r["clip_len"] for r in logged] == [1, 1]
 
 
+def test_cli_mixes_image_level_steps_into_video_training(tmp_path):
+    """--image-prob: that share of steps is image-level, with its own batch size and prompts per object."""
+    args = [*_train_args(tmp_path, 6), "--image-prob", "0.5", "--image-batch-size", "3"]
+    assert train_main([*args, "--image-prompts-per-object", "2", "--max-objects", "1"]) == 0
+    logged = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    image = [np.random.default_rng([0, s, 11]).random() < 0.5 for s in range(6)]
+    assert any(image) and not all(image)  # seed 0 gives both kinds in 6 steps
+    assert [r["clip_len"] for r in logged] == [1 if i else 3 for i in image]
+    # image steps: 3 clips of >= 1 object, each object prompted twice (scripted scenes may add objects)
+    assert all(r["objects"] >= 6 and r["objects"] % 2 == 0 for r, i in zip(logged, image, strict=True) if i)
+    assert all(np.isnan(r["track_iou"]) == i for r, i in zip(logged, image, strict=True))
+    build_model(TINY, checkpoint=tmp_path / "checkpoint.pt")
+
+
 def test_mask_loss_trains_the_candidate_the_iou_head_picks():
     """Best-of-3 alone lets a prompt-blind candidate set fit; the IoU head's pick is trained as well."""
     target = torch.zeros(1, 8, 8, dtype=torch.bool)

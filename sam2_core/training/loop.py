@@ -22,6 +22,7 @@ from .data import DavisFolder, SyntheticClips, draw_offsets
 MODEL_FILE = "checkpoint.pt"  # official format {"model": state_dict}: build_model(name, checkpoint=...)
 STATE_FILE = "train_state.pt"  # optimizer state and step, for --resume
 LOG_FILE = "metrics.jsonl"  # one JSON object per logged step
+IMAGE_SAMPLE_BASE = 1 << 40  # image-level steps of a mixed run draw clip indices from their own range
 
 
 @dataclass
@@ -38,6 +39,11 @@ class TrainConfig:
     clip_len: int = 6  # frames per clip, the first prompted
     max_objects: int = 3
     prompts_per_object: int = 1  # each object prompted this many times per clip (different clicks/boxes)
+    # joint image + video training (SAM 2 mixes SA-1B images into its video batches): this share of
+    # the steps is image-level, one frame per clip, with its own batch size and prompts per object
+    image_prob: float = 0.0
+    image_batch_size: int | None = None  # default: batch_size
+    image_prompts_per_object: int | None = None  # default: prompts_per_object
     lr: float = 5e-4
     encoder_lr_scale: float = 0.1  # image encoder learning rate / lr
     weight_decay: float = 0.05
@@ -155,10 +161,18 @@ def train(cfg: TrainConfig) -> Path:
             clip_len = 2 + round((cfg.clip_len - 2) * ramp) if cfg.clip_len > 2 else cfg.clip_len
             jump = rng.random() < cfg.p_long_gap * ramp
             offsets = draw_offsets(rng, clip_len, 36, jump)
-            samples = [source.sample(step * cfg.batch_size + j, offsets, ramp) for j in range(cfg.batch_size)]
+            # its own generator, so runs without image steps draw exactly what they drew before
+            if cfg.image_prob > 0 and np.random.default_rng([cfg.seed, step, 11]).random() < cfg.image_prob:
+                clip_len, offsets = 1, np.zeros(1, np.int64)
+                size = cfg.image_batch_size or cfg.batch_size
+                first = IMAGE_SAMPLE_BASE + step * size
+                repeats = cfg.image_prompts_per_object or cfg.prompts_per_object
+            else:
+                size, first, repeats = cfg.batch_size, step * cfg.batch_size, cfg.prompts_per_object
+            samples = [source.sample(first + j, offsets, ramp) for j in range(size)]
             for group in optimizer.param_groups:
                 group["lr"] = cfg.lr * group["lr_scale"] * _lr_factor(step, cfg)
-            batch = make_batch(samples, device).repeat_objects(cfg.prompts_per_object)
+            batch = make_batch(samples, device).repeat_objects(repeats)
             loss, stats = clip_loss(model, batch, rng, prompts)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
