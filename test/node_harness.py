@@ -42,10 +42,9 @@ DOMAIN_ID = 1 + os.getpid() % 200  # 0..232 is valid for Fast DDS; 0 (the defaul
 os.environ["ROS_DOMAIN_ID"] = str(DOMAIN_ID)  # for child processes too
 os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
 # The test process talks to node processes that use the large-message Fast DDS profile (their
-# main() applies it); with Fast DDS defaults on this side, 640 x 480 frames to the node's
-# best-effort image reader cross two different transport set-ups, the suspected cause of rare
-# timeouts in the separate-process test. Fast DDS reads the profile when this process creates
-# its first participant, so it is chosen at import.
+# main() applies it), so both ends of a 640 x 480 frame use one transport set-up, as between the
+# package's own executables. Fast DDS reads the profile when this process creates its first
+# participant, so it is chosen at import.
 use_large_message_profile()
 
 SUCCESS = TransitionCallbackReturn.SUCCESS
