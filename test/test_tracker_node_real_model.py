@@ -79,12 +79,19 @@ def test_real_tracker_in_process(ros, checkpoint):
 
 
 def test_acceptance_style_separate_process(ros, checkpoint):
-    """As the acceptance check does: `python -m sam2_ros.tracker_node` from the root, 640 x 480 frames."""
+    """As the acceptance check does: `python -m sam2_ros.tracker_node` from the root, 640 x 480 frames.
+
+    Images are reliable here (publisher and ``image_reliability``): best-effort 900 KB frames from
+    this process to the node were often lost on a loaded 2-core machine (once 330 resends, 0.5 s
+    apart, before one arrived, with the publisher matched), which made this test flaky. The
+    best-effort default is covered in-process (small frames); the README's troubleshooting says what
+    to do.
+    """
     cam = f"/acc{os.getpid()}"
     node = NodeProcess([
         sys.executable, "-m", "sam2_ros.tracker_node", "--ros-args",
         "-p", f"model:={MODEL}", "-p", f"checkpoint:={checkpoint}", "-p", "device:=cpu",
-        "-p", "image_size:=256",
+        "-p", "image_size:=256", "-p", "image_reliability:=reliable",
         "-r", f"__ns:={cam}", "-r", f"image:={cam}/color/image", "-r", f"camera_info:={cam}/color/info",
         "-r", f"image_mouse_left:={cam}/click",
     ])  # fmt: skip
@@ -146,10 +153,10 @@ def test_acceptance_style_separate_process(ros, checkpoint):
         assert ids_in(label2) <= {5, 6, 7}
 
         # bad inputs: answered or logged, the node goes on
-        def rejected() -> bool:  # best-effort images across processes may be lost: resend until logged
+        def rejected() -> bool:  # resend until logged
             if any("image step 10 is smaller than width * bytes per pixel" in line for line in list(node.lines)):
                 return True
-            # a small malformed frame: 640 x 480 ones repeated here were once delivered only after minutes
+            # a small malformed frame, so the rejection does not depend on large-message delivery
             image_pub.publish(frame(90, (48, 64), step=10))
             time.sleep(0.5)
             return False
