@@ -38,6 +38,15 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     p.add_argument("--clip-len", type=int, default=6, help="frames per clip (the first is prompted)")
     p.add_argument("--max-objects", type=int, default=3, help="objects per clip")
     p.add_argument(
+        "--object-size",
+        type=float,
+        nargs=2,
+        metavar=("MIN", "MAX"),
+        default=(0.12, 0.3),
+        help="synthetic data: object size range, bounding-circle diameter as a fraction of the shorter "
+        "image side (a lower MIN trains on more small objects)",
+    )
+    p.add_argument(
         "--prompts-per-object",
         type=int,
         default=1,
@@ -93,6 +102,8 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
         a.image_prompts_per_object is not None and a.image_prompts_per_object < 1
     ):
         p.error("--image-batch-size and --image-prompts-per-object must be positive")
+    if not 0.0 < a.object_size[0] <= a.object_size[1] <= 1.0:
+        p.error("--object-size must be 0 < MIN <= MAX <= 1")
     return TrainConfig(
         model=a.model,
         out=a.out,
@@ -103,6 +114,7 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
         batch_size=a.batch_size,
         clip_len=a.clip_len,
         max_objects=a.max_objects,
+        object_size=tuple(a.object_size),
         prompts_per_object=a.prompts_per_object,
         image_prob=a.image_prob,
         image_batch_size=a.image_batch_size,

@@ -18,7 +18,7 @@ from sam2_core.modeling.sam2 import HeadOutput
 from sam2_core.tracker import Tracker
 from sam2_core.train import main as train_main
 from sam2_core.training.clip_forward import PromptMix, clip_loss, make_batch
-from sam2_core.training.data import TRAIN_SEED_MIN, DavisFolder, SyntheticClips, draw_offsets, read_index_png
+from sam2_core.training.data import TRAIN_SEED_MIN, DavisFolder, SyntheticClips, draw_offsets, read_index_png, resize_masks
 from sam2_core.training.loop import IMAGE_SAMPLE_BASE
 from sam2_core.training.losses import LossWeights, head_losses
 
@@ -132,6 +132,36 @@ def test_synthetic_training_clips_use_training_seeds_only():
         assert s.masks[0].reshape(s.masks.shape[1], -1).any(axis=1).all()  # every target visible on frame 0
     again = source.sample(3, offsets)
     np.testing.assert_array_equal(again.frames, source.sample(3, offsets).frames)  # seeded: exact
+
+
+def test_resize_masks_many_objects():
+    """More than 4 masks at any scale (OpenCV's area resize takes at most 4 channels at some scales)."""
+    masks = np.zeros((6, 240, 320), bool)
+    for k in range(6):
+        masks[k, 20 * k : 20 * k + 40, 30 * k : 30 * k + 60] = True
+    for size in (64, 128, 256, 384):
+        out = resize_masks(masks, size)
+        assert out.shape == (6, size, size)
+        for k in range(6):  # each mask resized on its own gives the same
+            np.testing.assert_array_equal(out[k], resize_masks(masks[k : k + 1], size)[0])
+        np.testing.assert_allclose(out.sum((1, 2)) / size**2, masks.sum((1, 2)) / masks[0].size, atol=0.01)
+
+
+def test_object_size_range_of_synthetic_training_clips(tmp_path):
+    """--object-size draws targets from another size range (e.g. more small objects); bad ranges are refused."""
+
+    def areas(**kw) -> np.ndarray:
+        source = SyntheticClips(128, 1, seed=0, max_objects=5, **kw)
+        return np.concatenate([source.sample(i, np.zeros(1, np.int64)).masks[0].sum((1, 2)) for i in range(12)])
+
+    small, default = areas(object_size=(0.06, 0.1)), areas()
+    assert np.median(small) < 0.3 * np.median(default)  # diameters 6-10 % vs 12-30 % of the side
+    with pytest.raises(ValueError, match="object_size"):
+        SyntheticClips(64, 1, object_size=(0.3, 0.1))
+    with pytest.raises(SystemExit):
+        train_main([*_train_args(tmp_path, 1), "--object-size", "0", "0.3"])
+    assert train_main([*_train_args(tmp_path, 1), "--object-size", "0.2", "0.3", "--clip-len", "1"]) == 0
+    assert json.loads((tmp_path / "train_config.json").read_text())["object_size"] == [0.2, 0.3]
 
 
 def test_cli_writes_official_checkpoint_and_resume_is_exact(tmp_path):

@@ -52,10 +52,14 @@ def resize_masks(masks: np.ndarray, size: int) -> np.ndarray:
     """``K x H x W`` bool -> ``K x S x S`` bool (area coverage >= 0.5)."""
     if masks.shape[0] == 0:
         return np.zeros((0, size, size), bool)
-    stack = masks.transpose(1, 2, 0).astype(np.float32)
-    out = cv2.resize(stack, (size, size), interpolation=cv2.INTER_AREA)
-    out = out.reshape(size, size, -1).transpose(2, 0, 1)
-    return out >= 0.5
+    # at most 4 channels per call: OpenCV's area resize refuses more for some scale factors
+    # (e.g. 5 masks from 240 x 320 to 128 x 128)
+    parts = []
+    for i in range(0, masks.shape[0], 4):
+        stack = masks[i : i + 4].transpose(1, 2, 0).astype(np.float32)
+        out = cv2.resize(stack, (size, size), interpolation=cv2.INTER_AREA)
+        parts.append(out.reshape(size, size, -1).transpose(2, 0, 1))
+    return np.concatenate(parts) >= 0.5
 
 
 def draw_offsets(rng: np.random.Generator, clip_len: int, max_len: int, jump: bool) -> np.ndarray:
@@ -87,13 +91,17 @@ class SyntheticClips:
         frame_hw: tuple[int, int] = (240, 320),
         scene_frames: int = 36,
         max_objects: int = 3,
+        object_size: tuple[float, float] = SceneConfig.object_size,
     ) -> None:
+        if not 0.0 < object_size[0] <= object_size[1] <= 1.0:
+            raise ValueError(f"object_size must be 0 < min <= max <= 1, got {object_size}")
         self.image_size = image_size
         self.clip_len = clip_len
         self.seed = seed
         self.frame_hw = frame_hw
         self.scene_frames = scene_frames
         self.max_objects = max_objects
+        self.object_size = (float(object_size[0]), float(object_size[1]))
 
     def sample(self, index: int, offsets: np.ndarray, difficulty: float = 1.0) -> ClipSample:
         """Clip ``index`` of the stream: frames ``offsets`` (from ``draw_offsets``) of a fresh scene."""
@@ -113,6 +121,7 @@ class SyntheticClips:
             num_frames=self.scene_frames,
             scenario=scenario,
             num_objects=(1, self.max_objects),
+            object_size=self.object_size,
             hidden_frames=10,
         )
         scene = SyntheticScene(scene_seed, config)
