@@ -51,21 +51,11 @@ def clip(seed: int, scenario: str):
     return generate_clip(seed, SceneConfig(scenario=scenario, num_frames=NUM_FRAMES, hidden_frames=10, **HW))
 
 
-# One bar is not reached yet by the CPU-trained checkpoint (no GPU was lent): this test asserts the
-# real bar and is expected to fail; strict, so a retrained checkpoint that passes is noticed.
-BELOW_BAR = pytest.mark.xfail(
-    strict=True,
-    reason="bundled nano (2,900 CPU steps): one-click J&F 0.845 on these clips (per clip 0.932, 0.853, 0.749; "
-    "bar 0.85; two objects under 450 px score 0.50 and 0.41); 0.58 above repeating the first mask (bar 0.30)",
-)
-
-
 def test_shipped_checkpoint_is_small_and_official_format():
     assert CHECKPOINT.stat().st_size <= 20 * 1024 * 1024
     build_model("sam2.1_hiera_nano", checkpoint=CHECKPOINT)  # strict load
 
 
-@BELOW_BAR
 def test_one_click_tracking_beats_the_bar(tracker):
     """Mean J&F >= 0.85 and >= 0.30 above repeating the first-frame mask."""
     results = [
