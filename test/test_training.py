@@ -18,7 +18,14 @@ from sam2_core.modeling.sam2 import HeadOutput
 from sam2_core.tracker import Tracker
 from sam2_core.train import main as train_main
 from sam2_core.training.clip_forward import PromptMix, clip_loss, make_batch
-from sam2_core.training.data import TRAIN_SEED_MIN, DavisFolder, SyntheticClips, draw_offsets, read_index_png, resize_masks
+from sam2_core.training.data import (
+    TRAIN_SEED_MIN,
+    DavisFolder,
+    SyntheticClips,
+    draw_offsets,
+    read_index_png,
+    resize_masks,
+)
 from sam2_core.training.loop import IMAGE_SAMPLE_BASE
 from sam2_core.training.losses import LossWeights, head_losses
 
