@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .build import build_model
+from .build import build_model, bundled_checkpoint
 from .config import model_names
 from .metrics import evaluate_sequence, summarize
 from .modeling.sam2 import SAM2Model
@@ -157,7 +157,13 @@ def _row(r: VideoResult) -> str:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m sam2_core.evaluate", description=__doc__.splitlines()[0])
     p.add_argument("--model", required=True, choices=model_names())
-    p.add_argument("--checkpoint", default=None, help="official-format checkpoint (default: random weights)")
+    p.add_argument(
+        "--checkpoint",
+        default=None,
+        help="official-format checkpoint (default: the weights bundled with sam2_core for --model, as for "
+        "sam2.1_hiera_nano; a model without bundled weights needs --checkpoint or --random-weights)",
+    )
+    p.add_argument("--random-weights", action="store_true", help="evaluate untrained, randomly initialized weights")
     p.add_argument("--data", default="synthetic", help="'synthetic' (held-out seeds) or a DAVIS-style folder")
     p.add_argument("--num-clips", type=int, default=10, help="synthetic clips to evaluate")
     p.add_argument("--seed-start", type=int, default=EVAL_SEED_START, help="first synthetic scene seed")
@@ -175,7 +181,17 @@ def main(argv: list[str] | None = None) -> int:
     if a.threads > 0:
         torch.set_num_threads(a.threads)
 
-    model = build_model(a.model, checkpoint=a.checkpoint, device=a.device, image_size=a.image_size)
+    checkpoint = a.checkpoint
+    if a.random_weights:
+        if checkpoint:
+            p.error("--checkpoint and --random-weights exclude each other")
+        print("weights: random (untrained)", file=sys.stderr)
+    else:
+        checkpoint = checkpoint or bundled_checkpoint(a.model)
+        if checkpoint is None:
+            p.error(f"no weights are bundled for {a.model}: give --checkpoint FILE (or --random-weights)")
+        print(f"weights: {checkpoint}", file=sys.stderr)
+    model = build_model(a.model, checkpoint=checkpoint, device=a.device, image_size=a.image_size)
     if a.data == "synthetic":
         videos = synthetic_videos(a.num_clips, a.seed_start, a.scenario, a.height, a.width, a.frames)
     else:

@@ -11,7 +11,7 @@ import pytest
 import torch
 from micro_model import micro_config
 
-from sam2_core import register_model
+from sam2_core import bundled_checkpoint, register_model
 from sam2_core.evaluate import evaluate_video, main, synthetic_videos, track_video
 from sam2_core.metrics import evaluate_sequence
 from sam2_core.training.data import TRAIN_SEED_MIN
@@ -73,12 +73,27 @@ def test_evaluation_seeds_are_held_out():
 def test_cli_runs_and_writes_json(tmp_path, capsys):
     out = tmp_path / "eval.json"
     argv = ["--model", TINY, "--num-clips", "2", "--frames", "3", "--height", "48", "--width", "64",
-            "--json", str(out), "--device", "cpu"]  # fmt: skip
+            "--json", str(out), "--device", "cpu", "--random-weights"]  # fmt: skip
     assert main(argv) == 0
-    printed = capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert "weights: random" in captured.err
+    printed = captured.out
     assert "J&F" in printed and "random-0" in printed and "mean" in printed
     data = json.loads(out.read_text())
     assert [v["name"] for v in data["videos"]] == ["random-0", "random-1"]
     for v in data["videos"]:
         assert 0.0 <= v["J"] <= 1.0 and 0.0 <= v["F"] <= 1.0 and v["JF"] == pytest.approx((v["J"] + v["F"]) / 2)
     assert data["summary"]["num_videos"] == 2
+
+
+def test_cli_weights_default_to_the_bundled_checkpoint_and_never_silently_random(tmp_path, capsys):
+    """No --checkpoint: the model's bundled weights (the nano's); a model without any is an error."""
+    small = ["--num-clips", "1", "--frames", "2", "--height", "48", "--width", "64", "--device", "cpu"]
+    assert main(["--model", "sam2.1_hiera_nano", *small]) == 0
+    assert f"weights: {bundled_checkpoint('sam2.1_hiera_nano')}" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["--model", TINY, *small])
+    assert "no weights are bundled" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["--model", TINY, "--checkpoint", str(tmp_path / "x.pt"), "--random-weights", *small])
+    assert "exclude each other" in capsys.readouterr().err
