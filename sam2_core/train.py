@@ -42,9 +42,9 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
         type=float,
         nargs=2,
         metavar=("MIN", "MAX"),
-        default=(0.12, 0.3),
+        default=TrainConfig.object_size,
         help="synthetic data: object size range, bounding-circle diameter as a fraction of the shorter "
-        "image side (a lower MIN trains on more small objects)",
+        "image side (default: %(default)s; a lower MIN trains on more small objects)",
     )
     p.add_argument(
         "--prompts-per-object",

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from ..build import build_model, read_checkpoint
+from ..synthetic import SceneConfig
 from .clip_forward import PromptMix, clip_loss, make_batch
 from .data import DavisFolder, SyntheticClips, draw_offsets
 
@@ -38,9 +39,9 @@ class TrainConfig:
     batch_size: int = 4  # clips per step (each with up to max_objects objects)
     clip_len: int = 6  # frames per clip, the first prompted
     max_objects: int = 3
-    # synthetic data only: range of object sizes (bounding-circle diameter / min(height, width)); the
-    # generator's default is (0.12, 0.3); a lower minimum gives more small targets
-    object_size: tuple[float, float] = (0.12, 0.3)
+    # synthetic data only: range of object sizes (bounding-circle diameter / min(height, width)), by
+    # default the generator's; a lower minimum gives more small targets
+    object_size: tuple[float, float] = SceneConfig.object_size
     prompts_per_object: int = 1  # each object prompted this many times per clip (different clicks/boxes)
     # joint image + video training (SAM 2 mixes SA-1B images into its video batches): this share of
     # the steps is image-level, one frame per clip, with its own batch size and prompts per object
@@ -126,7 +127,7 @@ class _Progress:
 def _clip_source(cfg: TrainConfig, image_size: int):
     if cfg.data == "synthetic":
         return SyntheticClips(
-            image_size, cfg.clip_len, seed=cfg.seed, max_objects=cfg.max_objects, object_size=tuple(cfg.object_size)
+            image_size, cfg.clip_len, seed=cfg.seed, max_objects=cfg.max_objects, object_size=cfg.object_size
         )
     return DavisFolder(cfg.data).sample_clips(image_size, cfg.clip_len, seed=cfg.seed, max_objects=cfg.max_objects)
 
