@@ -32,11 +32,12 @@ def check_frame(frame: np.ndarray | torch.Tensor) -> tuple[int, int]:
 def image_to_tensor(frame: np.ndarray | torch.Tensor, device: torch.device | str) -> torch.Tensor:
     """``H x W x 3`` uint8 RGB (numpy or torch, any device) -> ``1 x 3 x H x W`` float32 in [0, 1] on ``device``.
 
-    The uint8 data crosses to the device before the float conversion (4x less to copy).
+    The uint8 data crosses to the device before the float conversion (4x less to copy). The copy
+    is blocking: the caller may reuse its buffer (e.g. a pinned ring buffer) as soon as this returns.
     """
     check_frame(frame)
     t = torch.from_numpy(np.ascontiguousarray(frame)) if isinstance(frame, np.ndarray) else frame
-    t = t.to(device, non_blocking=True)
+    t = t.to(device)
     return t.permute(2, 0, 1).unsqueeze(0).float().div_(255.0)
 
 

@@ -146,7 +146,19 @@ class Tracker:
         n = len(self._obj_ids)
         if n == 0:
             return self._result()
+        try:
+            self._track_objects(features, n)
+        except BaseException:
+            # e.g. CUDA out of memory: the rows still hold the previous frame's outputs, which are
+            # already in the bank; with no features the next frame commits nothing, so this frame
+            # is simply missing from every object's memory (as a dropped frame is)
+            self._features = None
+            raise
+        return self._result()
 
+    def _track_objects(self, features: ImageFeatures, n: int) -> None:
+        """Memory attention + heads + memory encoder for all ``n`` objects on the current frame."""
+        model = self.model
         rows = list(range(n))
         feats = features.repeat(n)
         tokens = self.bank.gather(rows, self._frame_index)
@@ -162,7 +174,6 @@ class Tracker:
         self._mem = mem.to(MEMORY_DTYPE)
         self._prompted = [False] * n
         self._as_cond = [False] * n
-        return self._result()
 
     def _commit(self) -> None:
         """Move the latest frame's outputs into the bank (encoding prompted frames' memories first)."""
@@ -209,8 +220,10 @@ class Tracker:
         y_min, x_max, y_max) pixels; mask: H x W bool of the frame's size (instead of points or
         box). Returns the latest frame's result for all objects with the prompt applied.
         """
-        if self._features is None or self._frame_hw is None:
+        if self._frame_hw is None:
             raise ValueError("no frame yet: call track(frame) before add_prompt()")
+        if self._features is None:
+            raise ValueError(f"frame {self._frame_index} failed to track: call track() with a new frame first")
         obj_id = _check_obj_id(obj_id)
         prompt = validate_prompt(points, labels, box, mask, self._frame_hw)
         if prompt.mask is not None and prompt.num_points:

@@ -34,11 +34,16 @@ def resolve_device(name: str) -> str:
 
 
 def resolve_dtype(name: str, device: str) -> Any:
-    """The torch dtype for the ``dtype`` parameter; auto is bfloat16 on CUDA GPUs that support it."""
+    """The torch dtype for the ``dtype`` parameter; auto is bfloat16 on CUDA GPUs with native
+    bfloat16 (compute capability 8.0 and newer: Ampere, Ada, Hopper, Jetson Orin), else float32.
+
+    ``torch.cuda.is_bf16_supported()`` is not enough: it also says yes for older GPUs (V100, T4,
+    Jetson Xavier) that only emulate bfloat16, where float32 is faster.
+    """
     import torch
 
     if name == "auto":
-        on_bf16_gpu = device.startswith("cuda") and torch.cuda.is_bf16_supported()
+        on_bf16_gpu = device.startswith("cuda") and torch.cuda.get_device_capability(torch.device(device))[0] >= 8
         return torch.bfloat16 if on_bf16_gpu else torch.float32
     return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[name]
 

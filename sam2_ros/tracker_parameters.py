@@ -40,10 +40,11 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
     ParameterSpec("device", "auto", "configure",
                   "auto (cuda when available, else cpu), cpu, cuda or cuda:N."),
     ParameterSpec("dtype", "auto", "configure",
-                  "auto (bfloat16 on CUDA GPUs that support it, else float32), float32, bfloat16, float16.",
+                  "auto (bfloat16 on CUDA GPUs with native bfloat16, compute capability 8.0+, else float32),"
+                  " float32, bfloat16, float16.",
                   choices=("auto", "float32", "bfloat16", "float16")),
     ParameterSpec("compile", False, "configure",
-                  "torch.compile the per-frame step (slow first frames, faster after); pays off on a GPU."),
+                  "Reserved for a compiled per-frame step, which this version does not have: true fails configure."),
     ParameterSpec("image_size", 0, "configure",
                   "Model input size in pixels (square); 0 = the model's default (1024). Smaller is faster"
                   " and coarser.", low=0, high=4096),

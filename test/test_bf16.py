@@ -56,3 +56,25 @@ def test_bf16_image_predictor_agrees_with_fp32(models):
     (m32, s32, _), (m16, s16, _) = outs
     assert np.mean(m32 == m16) >= 0.97
     np.testing.assert_allclose(s32, s16, atol=0.05)
+
+
+@pytest.mark.parametrize(
+    ("device", "capability", "expected"),
+    [
+        ("cpu", None, torch.float32),
+        ("cuda", (9, 0), torch.bfloat16),  # Hopper
+        ("cuda:1", (8, 7), torch.bfloat16),  # Jetson Orin
+        ("cuda:1", (7, 0), torch.float32),  # V100: bfloat16 only emulated
+        ("cuda", (7, 5), torch.float32),  # T4
+    ],
+)
+def test_auto_dtype_is_bfloat16_only_on_gpus_with_native_bfloat16(monkeypatch, device, capability, expected):
+    """The node's ``dtype: auto`` asks the configured GPU for its compute capability (8.0+: native bf16)."""
+    from sam2_ros.tracker_factory import resolve_dtype
+
+    asked = []
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)  # says yes even for emulation
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda d=None: asked.append(d) or capability)
+    assert resolve_dtype("auto", device) == expected
+    assert asked == ([] if device == "cpu" else [torch.device(device)])
+    assert resolve_dtype("float16", device) == torch.float16

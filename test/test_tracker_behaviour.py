@@ -346,6 +346,37 @@ def test_torch_frames_on_the_model_device(micro):
     assert torch.equal(ra.mask_logits, rb.mask_logits)
 
 
+def test_a_frame_that_fails_mid_step_is_left_out_of_memory(micro, monkeypatch):
+    """A step that raises after the frame was counted (e.g. CUDA out of memory in memory attention)
+    leaves that frame out of every object's memory instead of storing the previous frame's memory
+    under its index; prompts then ask for a new frame and tracking goes on with the next one."""
+    frames = make_frames(6, seed=4)
+    tracker = Tracker(micro)
+    tracker.track(frames[0])
+    tracker.add_prompt(1, points=[[14, 20]], labels=[1])
+    tracker.track(frames[1])
+    tracker.add_prompt(2, box=[28, 14, 52, 36])
+    tracker.track(frames[2])
+
+    def out_of_memory(*args, **kwargs):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
+
+    with monkeypatch.context() as m:
+        m.setattr(micro, "attend_to_memory", out_of_memory)
+        with pytest.raises(torch.cuda.OutOfMemoryError):
+            tracker.track(frames[3])
+    with pytest.raises(ValueError, match="frame 3 failed to track"):
+        tracker.add_prompt(1, points=[[14, 20]], labels=[1])
+    result = tracker.track(frames[4])
+    assert result.frame_index == 4 and result.obj_ids == [1, 2]
+    assert torch.isfinite(result.mask_logits).all()
+    tracker.track(frames[5])  # commits frame 4
+    for row in range(2):
+        stored = {f for f in tracker.bank._recent_frames[row] if f >= 0} | set(tracker.bank.cond_frames(row))
+        assert 3 not in stored and 4 in stored, f"object row {row} memories: {sorted(stored)}"
+    tracker.add_prompt(1, points=[[16, 21]], labels=[1])  # prompts work again
+
+
 # ---------------------------------------------------------------------------- bad input
 def _snapshot(tracker: Tracker) -> dict:
     """Everything the tracker holds (tensors cloned), to prove a failed call changed nothing."""
