@@ -9,7 +9,28 @@ import argparse
 import torch
 
 from .config import model_names
+from .training.data import SCENARIO_WEIGHTS
 from .training.loop import TrainConfig, train
+
+
+def _scenario_weights(text: str) -> dict[str, float]:
+    """``"random=0.3,distractor=0.7"`` -> {"random": 0.3, "distractor": 0.7}; argparse shows the error."""
+    weights: dict[str, float] = {}
+    for item in text.split(","):
+        name, sep, value = item.strip().partition("=")
+        if not sep or name not in SCENARIO_WEIGHTS:
+            raise argparse.ArgumentTypeError(
+                f"{item.strip()!r}: expected NAME=WEIGHT with NAME one of {', '.join(SCENARIO_WEIGHTS)}"
+            )
+        try:
+            weights[name] = float(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{item.strip()!r}: weight {value!r} is not a number") from None
+        if weights[name] < 0:
+            raise argparse.ArgumentTypeError(f"{item.strip()!r}: weights must be >= 0")
+    if sum(weights.values()) <= 0:
+        raise argparse.ArgumentTypeError("at least one scenario needs a positive weight")
+    return weights
 
 
 def parse_args(argv: list[str] | None = None) -> TrainConfig:
@@ -45,6 +66,14 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
         default=TrainConfig.object_size,
         help="synthetic data: object size range, bounding-circle diameter as a fraction of the shorter "
         "image side (default: %(default)s; a lower MIN trains on more small objects)",
+    )
+    p.add_argument(
+        "--scenario-weights",
+        type=_scenario_weights,
+        default=None,
+        metavar="NAME=W[,NAME=W...]",
+        help="synthetic data: mix of scene scenarios, e.g. random=0.3,distractor=0.4,crossing=0.3 "
+        f"(unnamed ones get 0; default: {','.join(f'{k}={v}' for k, v in SCENARIO_WEIGHTS.items())})",
     )
     p.add_argument(
         "--prompts-per-object",
@@ -115,6 +144,7 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
         clip_len=a.clip_len,
         max_objects=a.max_objects,
         object_size=tuple(a.object_size),
+        scenario_weights=a.scenario_weights,
         prompts_per_object=a.prompts_per_object,
         image_prob=a.image_prob,
         image_batch_size=a.image_batch_size,

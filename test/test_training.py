@@ -133,7 +133,7 @@ def test_synthetic_training_clips_use_training_seeds_only():
     offsets = np.array([0, 1, 2, 3])
     for i in range(5):
         s = source.sample(i, offsets)
-        assert int(s.name.split("-")[1]) >= TRAIN_SEED_MIN
+        assert int(s.name.split("-")[-1]) >= TRAIN_SEED_MIN
         assert s.frames.shape == (4, 64, 64, 3) and s.frames.dtype == np.uint8
         assert s.masks.shape[0] == 4 and s.masks.shape[2:] == (64, 64) and 1 <= s.masks.shape[1] <= 3
         assert s.masks[0].reshape(s.masks.shape[1], -1).any(axis=1).all()  # every target visible on frame 0
@@ -169,6 +169,30 @@ def test_object_size_range_of_synthetic_training_clips(tmp_path):
         train_main([*_train_args(tmp_path, 1), "--object-size", "0", "0.3"])
     assert train_main([*_train_args(tmp_path, 1), "--object-size", "0.2", "0.3", "--clip-len", "1"]) == 0
     assert json.loads((tmp_path / "train_config.json").read_text())["object_size"] == [0.2, 0.3]
+
+
+def test_scenario_weights_of_synthetic_training_clips(tmp_path):
+    """--scenario-weights sets the mix of scene scenarios (unnamed ones are left out); bad mixes are refused."""
+
+    def scenarios(**kw) -> set[str]:
+        source = SyntheticClips(64, 1, seed=0, **kw)
+        return {source.sample(i, np.zeros(1, np.int64), difficulty=0.0).name.split("-")[1] for i in range(16)}
+
+    assert scenarios(scenario_weights={"distractor": 1.0}) == {"distractor"}
+    assert scenarios(scenario_weights={"crossing": 1.0, "occlusion": 1.0}) == {"crossing", "occlusion"}
+    assert len(scenarios()) >= 3  # the default mix
+    for bad in ({"sunny": 1.0}, {"random": -1.0, "crossing": 2.0}, {"random": 0.0}):
+        with pytest.raises(ValueError, match="scenario"):
+            SyntheticClips(64, 1, scenario_weights=bad)
+    for bad in ("distractor", "random=x", "sunny=1", "random=0", "random=-1,crossing=2"):
+        with pytest.raises(SystemExit):
+            train_main([*_train_args(tmp_path, 1), "--scenario-weights", bad])
+    args = [*_train_args(tmp_path, 1), "--scenario-weights", "random=0.5, distractor=0.5", "--clip-len", "1"]
+    assert train_main(args) == 0
+    assert json.loads((tmp_path / "train_config.json").read_text())["scenario_weights"] == {
+        "random": 0.5,
+        "distractor": 0.5,
+    }
 
 
 def test_cli_writes_official_checkpoint_and_resume_is_exact(tmp_path):

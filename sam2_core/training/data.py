@@ -92,9 +92,17 @@ class SyntheticClips:
         scene_frames: int = 36,
         max_objects: int = 3,
         object_size: tuple[float, float] = SceneConfig.object_size,
+        scenario_weights: dict[str, float] | None = None,
     ) -> None:
         if not 0.0 < object_size[0] <= object_size[1] <= 1.0:
             raise ValueError(f"object_size must be 0 < min <= max <= 1, got {object_size}")
+        weights = dict(SCENARIO_WEIGHTS if scenario_weights is None else scenario_weights)
+        unknown = sorted(set(weights) - set(SCENARIO_WEIGHTS))
+        if unknown:
+            raise ValueError(f"unknown scenario(s) {unknown} in scenario_weights; expected {list(SCENARIO_WEIGHTS)}")
+        if any(w < 0 for w in weights.values()) or sum(weights.values()) <= 0:
+            raise ValueError(f"scenario_weights must be >= 0 with a positive sum, got {weights}")
+        self.scenario_weights = {n: float(weights.get(n, 0.0)) for n in SCENARIO_WEIGHTS}
         self.image_size = image_size
         self.clip_len = clip_len
         self.seed = seed
@@ -107,10 +115,11 @@ class SyntheticClips:
         """Clip ``index`` of the stream: frames ``offsets`` (from ``draw_offsets``) of a fresh scene."""
         rng = np.random.default_rng([self.seed, index])
         scene_seed = int(rng.integers(TRAIN_SEED_MIN, TRAIN_SEED_MAX))
-        names = list(SCENARIO_WEIGHTS)
-        weights = np.array([SCENARIO_WEIGHTS[n] for n in names])
-        # easy clips first: scripted events fade in with difficulty
-        weights[1:] *= 0.25 + 0.75 * difficulty
+        names = list(self.scenario_weights)
+        weights = np.array([self.scenario_weights[n] for n in names])
+        # easy clips first: scripted events fade in with difficulty (unless plain motion is off)
+        if weights[0] > 0:
+            weights[1:] *= 0.25 + 0.75 * difficulty
         scenario = str(rng.choice(names, p=weights / weights.sum()))
         h, w = self.frame_hw
         if rng.random() < 0.3:  # other aspect ratios: the tracker squashes every frame to a square
@@ -130,7 +139,7 @@ class SyntheticClips:
             rgb, m, _ = scene.frame(int(t))
             frames.append(resize_frame(rgb, self.image_size))
             masks.append(resize_masks(m, self.image_size))
-        return ClipSample(np.stack(frames), np.stack(masks), offsets.copy(), f"synthetic-{scene_seed}")
+        return ClipSample(np.stack(frames), np.stack(masks), offsets.copy(), f"synthetic-{scenario}-{scene_seed}")
 
 
 def _voc_palette() -> np.ndarray:

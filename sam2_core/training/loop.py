@@ -42,6 +42,8 @@ class TrainConfig:
     # synthetic data only: range of object sizes (bounding-circle diameter / min(height, width)), by
     # default the generator's; a lower minimum gives more small targets
     object_size: tuple[float, float] = SceneConfig.object_size
+    # synthetic data only: mix of scene scenarios (name -> weight; None: data.SCENARIO_WEIGHTS)
+    scenario_weights: dict[str, float] | None = None
     prompts_per_object: int = 1  # each object prompted this many times per clip (different clicks/boxes)
     # joint image + video training (SAM 2 mixes SA-1B images into its video batches): this share of
     # the steps is image-level, one frame per clip, with its own batch size and prompts per object
@@ -127,7 +129,12 @@ class _Progress:
 def _clip_source(cfg: TrainConfig, image_size: int):
     if cfg.data == "synthetic":
         return SyntheticClips(
-            image_size, cfg.clip_len, seed=cfg.seed, max_objects=cfg.max_objects, object_size=cfg.object_size
+            image_size,
+            cfg.clip_len,
+            seed=cfg.seed,
+            max_objects=cfg.max_objects,
+            object_size=cfg.object_size,
+            scenario_weights=cfg.scenario_weights,
         )
     return DavisFolder(cfg.data).sample_clips(image_size, cfg.clip_len, seed=cfg.seed, max_objects=cfg.max_objects)
 
@@ -150,7 +157,9 @@ def train(cfg: TrainConfig) -> Path:
     start = 0
     if cfg.resume and (out / STATE_FILE).exists():
         model.load_state_dict(read_checkpoint(out / MODEL_FILE), strict=True)
-        state = torch.load(out / STATE_FILE, map_location=device, weights_only=True)
+        # on the CPU: load_state_dict moves the moments to each parameter's device and keeps AdamW's
+        # step counters on the CPU, as a fresh run has them (on CUDA they would cost a sync per parameter)
+        state = torch.load(out / STATE_FILE, map_location="cpu", weights_only=True)
         optimizer.load_state_dict(state["optimizer"])
         start = int(state["step"])
     (out / "train_config.json").write_text(json.dumps(asdict(cfg), indent=2))
