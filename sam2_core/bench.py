@@ -139,9 +139,11 @@ class OursRunner:
 def compile_model(model: torch.nn.Module) -> None:
     """Compile the forward of each network part in place (the modules, and so checkpoints, stay as they are).
 
-    Shapes are static per call site (the tracker pads memory to capacity), so ``dynamic=False``; no
-    CUDA graphs, because the tracker keeps step outputs (memories, pointers) across steps and CUDA-graph
-    outputs are overwritten by the next replay.
+    ``dynamic=False``: memory attention sees one shape per object count (the tracker pads memory to
+    capacity); the prompt encoder, mask decoder and memory encoder see a few more (batch 1 for a
+    prompt, N for tracking, the number of points), each compiled once, which the benchmark's few
+    object counts keep under torch's recompile limit. No CUDA graphs, because the tracker keeps step
+    outputs (memories, pointers) across steps and CUDA-graph outputs are overwritten by the next replay.
     """
     parts = ("image_encoder", "memory_attention", "memory_encoder", "sam_prompt_encoder", "sam_mask_decoder")
     for name in parts:
