@@ -80,7 +80,22 @@ def build_reference(
         config, checkpoint, device=str(device), hydra_overrides_extra=overrides, vos_optimized=vos_optimized
     )
     predictor.fill_hole_area = fill_hole_area
+    _quiet_progress_bars()
     return predictor.eval()
+
+
+def _quiet_progress_bars() -> None:
+    """The reference draws a tqdm bar per propagation and per JPEG folder it reads; the bench drives it
+    one frame at a time, so those bars would only interleave with the bench's table. They are turned
+    off in the reference's modules alone (the name each module imported), not in tqdm itself."""
+    import functools
+    import sys
+
+    for module_name in ("sam2.sam2_video_predictor", "sam2.utils.misc"):
+        module = sys.modules.get(module_name)
+        bar = getattr(module, "tqdm", None)
+        if bar is not None and not isinstance(bar, functools.partial):
+            module.tqdm = functools.partial(bar, disable=True)
 
 
 class _LiveFrames:

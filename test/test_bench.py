@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import sys
 
@@ -30,12 +32,22 @@ REQUIRED = (
 THREADS = torch.get_num_threads()
 
 
+BENCH_STDERR: list[str] = []  # what the compared run wrote to stderr
+
+
 @pytest.fixture(scope="module")
 def compared(tmp_path_factory):
     out = tmp_path_factory.mktemp("bench") / "rows.json"
     argv = [*SMALL, "--objects", "2", "--device", "cpu", "--compare-reference", "--json", str(out)]
-    assert bench.main(argv) == 0
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        assert bench.main(argv) == 0
+    BENCH_STDERR.append(err.getvalue())
     return json.loads(out.read_text())
+
+
+def test_reference_progress_bars_do_not_interleave_with_the_output(compared):
+    assert "propagate in video" not in BENCH_STDERR[0] and "frame loading" not in BENCH_STDERR[0]
 
 
 def test_json_rows_have_the_contract_keys(compared):
