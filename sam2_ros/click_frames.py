@@ -11,7 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from sam2_ros.prompts import PromptError, transform_point
+from sam2_ros.click_geometry import transform_point
+from sam2_ros.prompts import PromptError
 
 
 class ClickFrames:

@@ -32,6 +32,7 @@ from std_srvs.srv import Trigger
 from visualization_msgs.msg import MarkerArray
 
 from sam2_ros.click_frames import ClickFrames
+from sam2_ros.click_geometry import CameraModel, project_click
 from sam2_ros.dds_profile import init_ros
 from sam2_ros.image_conversion import ImageConversionError, compressed_to_rgb, image_to_rgb
 from sam2_ros.msg import Prompt, TrackedObject, TrackedObjectArray
@@ -49,11 +50,9 @@ from sam2_ros.outputs import (
 )
 from sam2_ros.pipeline_stats import PipelineStats, StatsSnapshot, diagnostic_status
 from sam2_ros.prompts import (
-    CameraModel,
     PromptError,
     PromptSpec,
     click_target,
-    project_click,
     prompt_from_click,
     stamp_to_ns,
     validate_prompt,

@@ -14,17 +14,15 @@ from geometry_msgs.msg import Point
 from sam2_ros.msg import Prompt
 from sensor_msgs.msg import CameraInfo, Image
 
+from sam2_ros.click_geometry import CameraModel, project_click, transform_point
 from sam2_ros.image_conversion import fill_image
 from sam2_ros.prompts import (
-    CameraModel,
     FrameInfo,
     PromptError,
     check_prompt_age,
     click_target,
-    project_click,
     prompt_from_click,
     stamp_to_ns,
-    transform_point,
     validate_prompt,
 )
 
