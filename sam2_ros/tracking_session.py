@@ -58,7 +58,13 @@ class TrackingSession:
     def track(self, frame: Frame) -> Any:
         """Track one frame (all objects); returns the tracker's TrackResult."""
         rgb = np.ascontiguousarray(frame.rgb)  # the tracker wants dense memory; views may be strided
-        result = self.tracker.track(rgb)
+        try:
+            result = self.tracker.track(rgb)
+        except BaseException:
+            # (e.g. CUDA out of memory) the tracker may hold no usable frame now: the next prompt
+            # tracks the latest good image again, the one its sender saw, before it is applied
+            self._needs_retrack = self._latest_rgb is not None
+            raise
         height, width = rgb.shape[:2]
         self.frame = FrameInfo(width, height, frame.stamp_ns, str(getattr(frame.header, "frame_id", "")))
         self._latest_rgb = rgb
@@ -70,8 +76,8 @@ class TrackingSession:
         if self.frame is None or self._latest_rgb is None:
             raise ValueError("no image received yet; prompts apply to the latest image")
         if self._needs_retrack:
-            # After a reset the tracker holds no frame: give it the latest one again so the
-            # prompt applies to the image its sender saw.
+            # After a reset or a failed frame the tracker holds no usable frame: give it the latest
+            # good one again so the prompt applies to the image its sender saw.
             self.tracker.track(self._latest_rgb)
             self._needs_retrack = False
         is_new = spec.object_id not in self.names

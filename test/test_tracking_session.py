@@ -67,3 +67,32 @@ def test_warmup_leaves_the_tracker_reset_and_refuses_with_objects():
     session.add_prompt(point(1, 5, 5))
     with pytest.raises(ValueError, match="would forget the tracked objects"):
         session.warmup()
+
+
+def test_a_failed_frame_keeps_the_objects_and_prompts_still_apply(monkeypatch):
+    """The real Tracker failing mid-step (a simulated CUDA out-of-memory): the error reaches the
+    caller, the objects stay, and the next prompt applies to the latest good image."""
+    import torch
+    from micro_model import micro_config
+
+    from sam2_core import Tracker, build_model
+    from sam2_core.config import register_model
+
+    register_model(micro_config("session_test_micro"))
+    torch.manual_seed(0)
+    model = build_model("session_test_micro")
+    session = TrackingSession(Tracker(model))
+    session.track(frame(stamp_ns=1))
+    session.add_prompt(point(1, 5, 5, "cup"))
+
+    def out_of_memory(*args, **kwargs):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
+
+    with monkeypatch.context() as m:
+        m.setattr(model, "attend_to_memory", out_of_memory)
+        with pytest.raises(torch.cuda.OutOfMemoryError):
+            session.track(frame(stamp_ns=2))
+    assert session.frame.stamp_ns == 1 and session.names == {1: "cup"}
+    result = session.add_prompt(point(2, 20, 10, "plate"))  # re-tracks stamp 1's image, then prompts
+    assert list(result.obj_ids) == [1, 2] and session.names == {1: "cup", 2: "plate"}
+    assert list(session.track(frame(stamp_ns=3)).obj_ids) == [1, 2]
