@@ -118,8 +118,9 @@ class SyntheticClips:
         names = list(self.scenario_weights)
         weights = np.array([self.scenario_weights[n] for n in names])
         # easy clips first: scripted events fade in with difficulty (unless plain motion is off)
-        if weights[0] > 0:
-            weights[1:] *= 0.25 + 0.75 * difficulty
+        scripted = np.array([n != "random" for n in names])
+        if weights[~scripted].sum() > 0:
+            weights[scripted] *= 0.25 + 0.75 * difficulty
         scenario = str(rng.choice(names, p=weights / weights.sum()))
         h, w = self.frame_hw
         if rng.random() < 0.3:  # other aspect ratios: the tracker squashes every frame to a square
