@@ -20,16 +20,13 @@ from typing import Any
 
 import cv2
 import numpy as np
-import rclpy
 from geometry_msgs.msg import Point
 from rcl_interfaces.msg import ParameterDescriptor
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
 
 from sam2_core.synthetic import SyntheticScene
-from sam2_ros.dds_profile import init_ros
 from sam2_ros.demo_scoring import (
     DemoScore,
     OverlayRecorder,
@@ -41,6 +38,7 @@ from sam2_ros.demo_scoring import (
 from sam2_ros.frame_sources import scene_config
 from sam2_ros.image_conversion import image_to_array, image_to_rgb
 from sam2_ros.msg import Prompt
+from sam2_ros.node_main import run_node
 from sam2_ros.prompts import stamp_to_ns
 from sam2_ros.srv import AddPrompt
 
@@ -349,19 +347,7 @@ class DemoPlanner(Node):
 
 def main(args: list[str] | None = None) -> None:
     """Entry point: ``ros2 run sam2_ros demo_planner`` / ``python -m sam2_ros.demo_planner``."""
-    init_ros(args, "demo_planner")
-    node = None
-    try:
-        node = DemoPlanner()
-        executor = MultiThreadedExecutor(num_threads=2)
-        executor.add_node(node)
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
+    run_node(args, "demo_planner", DemoPlanner, threads=2)
 
 
 if __name__ == "__main__":

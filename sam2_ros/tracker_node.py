@@ -17,13 +17,10 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import Point, PointStamped
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
-from rclpy.exceptions import InvalidHandle
-from rclpy.executors import Executor, ExternalShutdownException, MultiThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
@@ -33,9 +30,9 @@ from visualization_msgs.msg import MarkerArray
 
 from sam2_ros.click_frames import ClickFrames
 from sam2_ros.click_geometry import CameraModel, project_click
-from sam2_ros.dds_profile import init_ros
 from sam2_ros.image_conversion import ImageConversionError, compressed_to_rgb, image_to_rgb
 from sam2_ros.msg import Prompt, TrackedObject, TrackedObjectArray
+from sam2_ros.node_main import run_node
 from sam2_ros.outputs import (
     contour_markers,
     image_msg,
@@ -596,39 +593,12 @@ class TrackerNode(LifecycleNode):
         publisher.publish(DiagnosticArray(header=header, status=[status]))
 
 
-def spin_executor(executor: Executor) -> None:
-    """``executor.spin()`` that survives rclpy's race between destroying an entity and waiting on it.
-
-    rclpy's executors can raise InvalidHandle while building a wait set when another thread
-    destroys a subscription or publisher at that moment (ros2/rclpy#1284), as deactivate and
-    cleanup do. The entity is gone either way, so the right thing is to spin on.
-    """
-    while True:
-        try:
-            executor.spin()
-            return
-        except InvalidHandle:
-            continue
-
-
 def main(args: list[str] | None = None, *, tracker_factory: Callable[[TrackerParams], Any] = make_tracker) -> None:
     """Entry point: ``ros2 run sam2_ros tracker_node`` / ``python -m sam2_ros.tracker_node``.
 
     Spins until SIGINT/SIGTERM, then shuts down cleanly (exit status 0).
     """
-    init_ros(args, "sam2_tracker")
-    node = None
-    try:
-        node = TrackerNode(tracker_factory=tracker_factory)
-        executor = MultiThreadedExecutor(num_threads=4)
-        executor.add_node(node)
-        spin_executor(executor)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
+    run_node(args, "sam2_tracker", lambda: TrackerNode(tracker_factory=tracker_factory), threads=4)
 
 
 if __name__ == "__main__":

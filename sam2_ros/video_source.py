@@ -13,9 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import rclpy
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image
@@ -29,9 +27,9 @@ from sam2_ros.calibration import (
     pinhole_calibration,
     scaled_calibration,
 )
-from sam2_ros.dds_profile import init_ros
 from sam2_ros.frame_sources import FrameReadError, FrameSource, fit_frame, open_source
 from sam2_ros.image_conversion import fill_image
+from sam2_ros.node_main import run_node
 
 
 def _descriptor(description: str, *, low: float | None = None, high: float | None = None,
@@ -208,24 +206,7 @@ def main(args: list[str] | None = None) -> None:
 
     Exits with status 1 and a one-line reason when the source or calibration cannot be opened.
     """
-    init_ros(args, "video_source")
-    node = None
-    failed = False
-    try:
-        node = VideoSourceNode()
-        executor = SingleThreadedExecutor()
-        executor.add_node(node)
-        executor.spin()
-    except (FileNotFoundError, ValueError) as error:
-        rclpy.logging.get_logger("video_source").error(str(error))
-        failed = True
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-    if failed:
+    if run_node(args, "video_source", VideoSourceNode, fatal=(FileNotFoundError, ValueError)):
         sys.exit(1)
 
 

@@ -36,7 +36,8 @@ from visualization_msgs.msg import MarkerArray
 
 from sam2_ros.dds_profile import use_large_message_profile
 from sam2_ros.image_conversion import fill_image
-from sam2_ros.tracker_node import TrackerNode, spin_executor
+from sam2_ros.node_main import spin_executor
+from sam2_ros.tracker_node import TrackerNode
 
 DOMAIN_ID = 1 + os.getpid() % 200  # 0..232 is valid for Fast DDS; 0 (the default) is left alone
 os.environ["ROS_DOMAIN_ID"] = str(DOMAIN_ID)  # for child processes too
