@@ -313,6 +313,17 @@ def test_demo_main_runs_the_real_model_and_ends_with_the_summary_line(tmp_path, 
     assert any(re.match(r"frame_\d{4}\.png", name) for name in os.listdir(tmp_path / "demo_output"))
 
 
+def test_make_demo_as_shipped_meets_the_acceptance_bar(tmp_path, capsys):
+    """`make demo`'s own settings (72 frames of 640 x 480, 4 objects, the shipped nano): the
+    acceptance check's criteria, exit 0, an overlay video of >= 30 frames, J&F >= 0.85."""
+    argv = ["--output-dir", str(tmp_path / "demo_output"), "--domain-id", str(DOMAIN_ID)]
+    assert main(argv) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    values = parse_summary_line(out[-1])
+    assert read_video(str(tmp_path / "demo_output" / "overlay.mp4")) == 72
+    assert values["J&F"] >= 0.85, out[-3:]
+
+
 def test_demo_fails_with_a_clear_message_when_the_model_cannot_load(tmp_path, capsys):
     argv = [*demo_argv(tmp_path, 3), "--checkpoint", str(tmp_path / "missing.pt")]
     assert main(argv) == 1
