@@ -9,7 +9,7 @@ import argparse
 import torch
 
 from .config import model_names
-from .training.data import SCENARIO_WEIGHTS
+from .training.data import SCENARIO_WEIGHTS, scenario_mix
 from .training.loop import TrainConfig, train
 
 
@@ -17,19 +17,17 @@ def _scenario_weights(text: str) -> dict[str, float]:
     """``"random=0.3,distractor=0.7"`` -> {"random": 0.3, "distractor": 0.7}; argparse shows the error."""
     weights: dict[str, float] = {}
     for item in text.split(","):
-        name, sep, value = item.strip().partition("=")
-        if not sep or name not in SCENARIO_WEIGHTS:
-            raise argparse.ArgumentTypeError(
-                f"{item.strip()!r}: expected NAME=WEIGHT with NAME one of {', '.join(SCENARIO_WEIGHTS)}"
-            )
+        name, sep, value = (part.strip() for part in item.partition("="))
+        if not sep:
+            raise argparse.ArgumentTypeError(f"{item.strip()!r} is not NAME=WEIGHT")
         try:
             weights[name] = float(value)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{item.strip()!r}: weight {value!r} is not a number") from None
-        if weights[name] < 0:
-            raise argparse.ArgumentTypeError(f"{item.strip()!r}: weights must be >= 0")
-    if sum(weights.values()) <= 0:
-        raise argparse.ArgumentTypeError("at least one scenario needs a positive weight")
+    try:
+        scenario_mix(weights)  # the generator's own checks: known names, weights >= 0, a positive sum
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
     return weights
 
 

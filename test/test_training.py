@@ -171,7 +171,7 @@ def test_object_size_range_of_synthetic_training_clips(tmp_path):
     assert json.loads((tmp_path / "train_config.json").read_text())["object_size"] == [0.2, 0.3]
 
 
-def test_scenario_weights_of_synthetic_training_clips(tmp_path):
+def test_scenario_weights_of_synthetic_training_clips(tmp_path, capsys):
     """--scenario-weights sets the mix of scene scenarios (unnamed ones are left out); bad mixes are refused."""
 
     def scenarios(**kw) -> set[str]:
@@ -184,9 +184,16 @@ def test_scenario_weights_of_synthetic_training_clips(tmp_path):
     for bad in ({"sunny": 1.0}, {"random": -1.0, "crossing": 2.0}, {"random": 0.0}):
         with pytest.raises(ValueError, match="scenario"):
             SyntheticClips(64, 1, scenario_weights=bad)
-    for bad in ("distractor", "random=x", "sunny=1", "random=0", "random=-1,crossing=2"):
+    for bad, says in (
+        ("distractor", "is not NAME=WEIGHT"),
+        ("random=x", "is not a number"),
+        ("sunny=1", "unknown scenario"),
+        ("random=0", "positive sum"),
+        ("random=-1,crossing=2", ">= 0"),
+    ):
         with pytest.raises(SystemExit):
             train_main([*_train_args(tmp_path, 1), "--scenario-weights", bad])
+        assert says in capsys.readouterr().err, bad
     args = [*_train_args(tmp_path, 1), "--scenario-weights", "random=0.5, distractor=0.5", "--clip-len", "1"]
     assert train_main(args) == 0
     assert json.loads((tmp_path / "train_config.json").read_text())["scenario_weights"] == {

@@ -33,6 +33,20 @@ SCENARIO_WEIGHTS = {
 }
 
 
+def scenario_mix(weights: dict[str, float] | None) -> dict[str, float]:
+    """Every scenario's weight from a partial mix (unnamed scenarios get 0; None: ``SCENARIO_WEIGHTS``).
+
+    ValueError naming the problem for unknown names, negative weights or an all-zero mix.
+    """
+    weights = dict(SCENARIO_WEIGHTS if weights is None else weights)
+    unknown = sorted(set(weights) - set(SCENARIO_WEIGHTS))
+    if unknown:
+        raise ValueError(f"unknown scenario(s) {unknown} in scenario_weights; expected {list(SCENARIO_WEIGHTS)}")
+    if any(w < 0 for w in weights.values()) or sum(weights.values()) <= 0:
+        raise ValueError(f"scenario_weights must be >= 0 with a positive sum, got {weights}")
+    return {n: float(weights.get(n, 0.0)) for n in SCENARIO_WEIGHTS}
+
+
 @dataclass
 class ClipSample:
     """T frames of one video with K target objects, resized to the model's square input."""
@@ -96,13 +110,7 @@ class SyntheticClips:
     ) -> None:
         if not 0.0 < object_size[0] <= object_size[1] <= 1.0:
             raise ValueError(f"object_size must be 0 < min <= max <= 1, got {object_size}")
-        weights = dict(SCENARIO_WEIGHTS if scenario_weights is None else scenario_weights)
-        unknown = sorted(set(weights) - set(SCENARIO_WEIGHTS))
-        if unknown:
-            raise ValueError(f"unknown scenario(s) {unknown} in scenario_weights; expected {list(SCENARIO_WEIGHTS)}")
-        if any(w < 0 for w in weights.values()) or sum(weights.values()) <= 0:
-            raise ValueError(f"scenario_weights must be >= 0 with a positive sum, got {weights}")
-        self.scenario_weights = {n: float(weights.get(n, 0.0)) for n in SCENARIO_WEIGHTS}
+        self.scenario_weights = scenario_mix(scenario_weights)
         self.image_size = image_size
         self.clip_len = clip_len
         self.seed = seed
