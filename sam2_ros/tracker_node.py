@@ -6,7 +6,8 @@ Layout (top to bottom): construction and parameters; lifecycle transitions; inpu
 callbacks only convert and hand the newest frame to the worker); the worker side (track,
 build and publish outputs); prompts, clicks and services (all run on the worker, answered
 through futures); diagnostics; main(). The maths lives in image_conversion, prompts and
-outputs; threading in tracking_worker; model loading in tracker_factory.
+outputs; the output publishers in output_publisher; threading in tracking_worker; model
+loading in tracker_factory.
 """
 
 from __future__ import annotations
@@ -26,25 +27,13 @@ from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Header
 from std_srvs.srv import Trigger
-from visualization_msgs.msg import MarkerArray
 
 from sam2_ros.click_frames import ClickFrames
 from sam2_ros.click_geometry import CameraModel, project_click
 from sam2_ros.image_conversion import ImageConversionError, compressed_to_rgb, image_to_rgb
-from sam2_ros.msg import Prompt, TrackedObject, TrackedObjectArray
+from sam2_ros.msg import Prompt, TrackedObject
 from sam2_ros.node_main import run_node
-from sam2_ros.outputs import (
-    contour_markers,
-    image_msg,
-    label_image,
-    object_geometries,
-    object_geometry,
-    overlay_image,
-    pinhole_intrinsics,
-    to_numpy,
-    tracked_object,
-    tracked_object_array,
-)
+from sam2_ros.output_publisher import OutputPublisher
 from sam2_ros.pipeline_stats import PipelineStats, StatsSnapshot, diagnostic_status
 from sam2_ros.prompts import (
     PromptError,
@@ -123,7 +112,7 @@ class TrackerNode(LifecycleNode):
         self._session: TrackingSession | None = None
         self._worker: TrackingWorker | None = None
         self._stats = PipelineStats()
-        self._out: dict[str, Any] = {}  # lifecycle publishers by output name
+        self._outputs: OutputPublisher | None = None  # the output publishers, from configure to cleanup
         self._servers: list[Any] = []
         self._inputs: list[Any] = []
         self._diagnostics_timer: Any = None
@@ -215,7 +204,7 @@ class TrackerNode(LifecycleNode):
         self._session = TrackingSession(tracker)
         self._worker = TrackingWorker(self._process_frame, on_frame_error=self._on_frame_error)
         self._worker.start()
-        self._create_publishers()
+        self._outputs = OutputPublisher(self, self._live)
         self._create_services()
         self._stats.reset()
         self._warmed_up, self._camera_info = False, None
@@ -293,16 +282,6 @@ class TrackerNode(LifecycleNode):
         self._teardown()
         super().destroy_node()
 
-    def _create_publishers(self) -> None:
-        qos = QoSProfile(depth=5, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.RELIABLE)
-        self._out = {
-            "label_image": self.create_lifecycle_publisher(Image, "~/label_image", qos),
-            "objects": self.create_lifecycle_publisher(TrackedObjectArray, "~/objects", qos),
-            "overlay": self.create_lifecycle_publisher(Image, "~/overlay", qos),
-            "markers": self.create_lifecycle_publisher(MarkerArray, "~/markers", qos),
-            "diagnostics": self.create_lifecycle_publisher(DiagnosticArray, "/diagnostics", 10),
-        }
-
     def _create_services(self) -> None:
         group = self._control_group
         self._servers = [
@@ -361,11 +340,11 @@ class TrackerNode(LifecycleNode):
         if self._worker is not None:
             self._worker.stop()
             self._worker = None
-        for publisher in self._out.values():
-            self.destroy_lifecycle_publisher(publisher)
+        if self._outputs is not None:
+            self._outputs.destroy()
         for server in self._servers:
             self.destroy_service(server)
-        self._out, self._servers, self._session, self._params = {}, [], None, None
+        self._outputs, self._servers, self._session, self._params = None, [], None, None
         release_device_memory()
 
     # --- inputs (executor threads: convert and hand over, nothing more) ------------------
@@ -426,31 +405,8 @@ class TrackerNode(LifecycleNode):
         self._warn_throttled(f"frame not tracked: {_reason(error)}")
 
     def _publish_result(self, frame: Frame, result: Any) -> None:
-        ids = [int(i) for i in result.obj_ids]
-        labels = label_image(result.masks, result.mask_logits, ids, result.object_scores)
-        geometries = object_geometries(labels, ids, self._live("contour_epsilon_px"))
-        scores = to_numpy(result.object_scores).reshape(-1).tolist()
-        names = dict(self._session.names)
-        header = frame.header
-        self._out["label_image"].publish(image_msg(header, labels, "mono16"))
-        self._out["objects"].publish(tracked_object_array(header, geometries, names, scores))
-        self._stats.published(frame.receipt_ns, time.monotonic_ns(), len(ids))
-        overlay, markers = self._out["overlay"], self._out["markers"]
-        if self._live("publish_overlay") and overlay.get_subscription_count() > 0:
-            drawn = overlay_image(frame.rgb, labels, geometries, names, alpha=self._live("overlay_alpha"))
-            overlay.publish(image_msg(header, drawn, "rgb8"))
-        if self._live("publish_markers") and markers.get_subscription_count() > 0:
-            intrinsics = pinhole_intrinsics(labels.shape[1], labels.shape[0], self._camera_info)
-            markers.publish(
-                contour_markers(header, geometries, names, intrinsics, depth_m=self._live("marker_depth_m"))
-            )
-
-    def _object_after_prompt(self, result: Any, object_id: int) -> TrackedObject:
-        ids = [int(i) for i in result.obj_ids]
-        labels = label_image(result.masks, result.mask_logits, ids, result.object_scores)
-        score = float(to_numpy(result.object_scores).reshape(-1)[ids.index(object_id)])
-        geometry = object_geometry(labels, object_id, self._live("contour_epsilon_px"))
-        return tracked_object(geometry, label=self._session.names.get(object_id, ""), score_logit=score)
+        on_published = functools.partial(self._stats.published, frame.receipt_ns)
+        self._outputs.publish_frame(frame, result, dict(self._session.names), self._camera_info, on_published)
 
     def _apply_spec(self, spec: PromptSpec) -> tuple[TrackedObject, str]:
         is_new = spec.object_id not in self._session.names
@@ -458,7 +414,7 @@ class TrackerNode(LifecycleNode):
             result = self._session.add_prompt(spec)
         except (ValueError, KeyError) as error:
             raise PromptError(f"tracker rejected the prompt: {_reason(error)}") from error
-        obj = self._object_after_prompt(result, spec.object_id)
+        obj = self._outputs.object_after_prompt(result, spec.object_id, self._session.names.get(spec.object_id, ""))
         verb = "added" if is_new else "refined"
         return obj, f"object {spec.object_id} ('{obj.label}') {verb} from {spec.source}"
 
@@ -577,8 +533,8 @@ class TrackerNode(LifecycleNode):
 
     # --- diagnostics ----------------------------------------------------------------------
     def _publish_diagnostics(self) -> None:
-        publisher = self._out.get("diagnostics")
-        if publisher is None:  # a tick already dispatched when cleanup or shutdown removed the publishers
+        outputs = self._outputs
+        if outputs is None:  # a tick already dispatched when cleanup or shutdown removed the publishers
             return
         model = getattr(self._session.tracker, "model", None) if self._session else None
         device = str(getattr(model, "device", None) or (self._params.device if self._params else "none"))
@@ -590,7 +546,7 @@ class TrackerNode(LifecycleNode):
             stale_after_s=NO_INPUT_WARNING_S,
         )
         header = Header(stamp=self.get_clock().now().to_msg())
-        publisher.publish(DiagnosticArray(header=header, status=[status]))
+        outputs.publish_diagnostics(DiagnosticArray(header=header, status=[status]))
 
 
 def main(args: list[str] | None = None, *, tracker_factory: Callable[[TrackerParams], Any] = make_tracker) -> None:

@@ -143,7 +143,9 @@ class Harness:
     def configure(self) -> None:
         assert self.node.trigger_configure() == SUCCESS
         for name in ("label_image", "objects", "overlay", "markers"):
-            wait_until(lambda n=name: self.node._out[n].get_subscription_count() > 0, what=f"{name} matched")
+            wait_until(
+                lambda n=name: self.node._outputs.publishers[n].get_subscription_count() > 0, what=f"{name} matched"
+            )
 
     def activate(self) -> None:
         assert self.node.trigger_activate() == SUCCESS
