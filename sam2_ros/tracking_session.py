@@ -38,12 +38,25 @@ class TrackingSession:
         self.names: dict[int, str] = {}  # object id -> label, in the tracker's order
         self.last_added: int | None = None
         self._latest_rgb: np.ndarray | None = None
+        self._latest_result: Any = None
         self._highest_id = 0
         self._needs_retrack = False  # the tracker was reset after the latest frame
 
     @property
     def object_ids(self) -> list[int]:
         return list(self.names)
+
+    @property
+    def latest_rgb(self) -> np.ndarray | None:
+        """The latest tracked image (H x W x 3 uint8), None before any."""
+        return self._latest_rgb
+
+    @property
+    def latest_result(self) -> Any:
+        """The tracker's result for the latest image as the objects stand now (after the latest
+        track or prompt), or None when it no longer describes them (before any frame, after a
+        removal, a reset or a failed frame)."""
+        return self._latest_result
 
     def next_object_id(self) -> int:
         """An id never used since the last reset (for clicks that start a new object)."""
@@ -53,6 +66,7 @@ class TrackingSession:
 
     def _sync(self, result: Any) -> Any:
         self.names = {int(i): self.names.get(int(i), "") for i in result.obj_ids}
+        self._latest_result = result
         return result
 
     def track(self, frame: Frame) -> Any:
@@ -64,6 +78,7 @@ class TrackingSession:
             # (e.g. CUDA out of memory) the tracker may hold no usable frame now: the next prompt
             # tracks the latest good image again, the one its sender saw, before it is applied
             self._needs_retrack = self._latest_rgb is not None
+            self._latest_result = None
             raise
         height, width = rgb.shape[:2]
         self.frame = FrameInfo(width, height, frame.stamp_ns, str(getattr(frame.header, "frame_id", "")))
@@ -96,6 +111,7 @@ class TrackingSession:
             raise KeyError(f"unknown object id {object_id}; tracked ids: {self.object_ids}")
         self.tracker.remove_object(object_id)
         del self.names[object_id]
+        self._latest_result = None
         if self.last_added == object_id:
             self.last_added = self.object_ids[-1] if self.names else None
 
@@ -104,6 +120,7 @@ class TrackingSession:
         count = len(self.names)
         self.tracker.reset()
         self.names.clear()
+        self._latest_result = None
         self.last_added = None
         self._highest_id = 0
         self._needs_retrack = self._latest_rgb is not None

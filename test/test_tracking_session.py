@@ -96,3 +96,18 @@ def test_a_failed_frame_keeps_the_objects_and_prompts_still_apply(monkeypatch):
     result = session.add_prompt(point(2, 20, 10, "plate"))  # re-tracks stamp 1's image, then prompts
     assert list(result.obj_ids) == [1, 2] and session.names == {1: "cup", 2: "plate"}
     assert list(session.track(frame(stamp_ns=3)).obj_ids) == [1, 2]
+
+
+def test_latest_result_follows_the_objects():
+    session = TrackingSession(FakeTracker())
+    assert session.latest_result is None and session.latest_rgb is None
+    tracked = session.track(frame())
+    assert session.latest_result is tracked and session.latest_rgb.shape == (24, 32, 3)
+    prompted = session.add_prompt(point(1, 5, 5))
+    assert session.latest_result is prompted and session.latest_result.obj_ids == [1]
+    session.remove(1)
+    assert session.latest_result is None  # no longer describes the objects
+    session.add_prompt(point(2, 5, 5))
+    assert session.latest_result.obj_ids == [2]
+    session.reset()
+    assert session.latest_result is None and session.latest_rgb is not None
