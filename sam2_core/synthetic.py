@@ -598,11 +598,18 @@ class SyntheticScene:
 
         ``label``: the frame's label map (``render(t)[1]``) when the caller has it, to skip re-rendering.
         """
-        if self._depth is None:
-            self._depth = SceneDepth(self.seed, self.height, self.width, [x.label for x in self._layers])
         if label is None:
             label = self.render(t, noise=False)[1]
-        return self._depth.image(label, t)
+        return self._scene_depth().image(label, t)
+
+    def label_depths(self, t: int) -> dict[int, float]:
+        """Label-map value -> depth in metres on frame ``t`` of every drawn shape (targets, distractors, band)."""
+        return self._scene_depth().label_depths(t)
+
+    def _scene_depth(self) -> SceneDepth:
+        if self._depth is None:
+            self._depth = SceneDepth(self.seed, self.height, self.width, [x.label for x in self._layers])
+        return self._depth
 
     def objects_3d(self, t: int, intrinsics: tuple[float, float, float, float]) -> list[SurfacePoints3D]:
         """The visible surface of each target on frame ``t`` in the optical frame of the pinhole camera
