@@ -240,3 +240,18 @@ def test_half_resolution_depth_gives_the_same_centre():
     truth = back_project(us.ravel(), vs.ravel(), np.full(vs.size, 0.9), INTRINSICS).mean(0)
     np.testing.assert_allclose(obj.position, truth, atol=1e-6)
     assert obj.depth_points == 480 and not math.isnan(obj.size[0])
+
+
+def test_depth_images_are_written_in_either_encoding_and_read_back():
+    from sensor_msgs.msg import Image
+
+    from sam2_ros.depth_geometry import fill_depth_image
+
+    metres = np.array([[1.2344, np.nan], [70.0, 0.5]])
+    mm = fill_depth_image(Image(), metres, "16UC1")
+    assert (mm.encoding, mm.width, mm.height, mm.step, mm.is_bigendian) == ("16UC1", 2, 2, 4, 0)
+    assert depth_to_array(mm).tolist() == [[1234, 0], [65535, 500]]  # no reading -> 0; saturates
+    floats = fill_depth_image(Image(), metres, "32FC1")
+    np.testing.assert_array_equal(decode_depth(floats).metres, metres.astype(np.float32))
+    with pytest.raises(ValueError, match="depth encoding must be one of 16UC1, mono16, 32FC1"):
+        fill_depth_image(Image(), metres, "8UC1")
