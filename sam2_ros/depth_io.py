@@ -97,25 +97,28 @@ class DepthInput:
             self._node.destroy_timer(self._timer)
         self._subscription = self._timer = self._pairing = None
 
+    # locals below: stop() may run on another thread (a lifecycle transition) while a callback runs
     def add_colour(self, frame: Any) -> None:
-        pairing = self._pairing
+        pairing, timer = self._pairing, self._timer
         if pairing is None:
             return
         pairing.add_colour(frame)
-        if pairing.waiting and self._timer is not None:
-            self._timer.reset()
+        if pairing.waiting and timer is not None:
+            timer.reset()  # expire() it in MAX_DEPTH_WAIT_S unless its depth or the next frame comes first
 
     def add_depth(self, msg: Image) -> None:
         self._depth_count += 1
         self._last_depth_stamp, self._last_depth_time = stamp_ns(msg), time.monotonic()
-        if self._pairing is not None:
-            self._pairing.add_depth(msg)
+        pairing = self._pairing
+        if pairing is not None:
+            pairing.add_depth(msg)
 
     def _on_timer(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-        if self._pairing is not None:
-            self._pairing.expire()
+        pairing, timer = self._pairing, self._timer
+        if timer is not None:
+            timer.cancel()
+        if pairing is not None:
+            pairing.expire()
 
     def _hand_on(self, frame: Any, depth: Any) -> None:
         if depth is None:
