@@ -174,6 +174,11 @@ class Objects3DOutput:
             self._broadcaster = TransformBroadcaster(self._node)
 
     def stop(self) -> None:
+        """At deactivation: no more 3-D (the broadcaster stays until destroy: a frame may still be finishing)."""
+        self._enabled = False
+
+    def destroy(self) -> None:
+        """With the other outputs, once the worker has stopped."""
         self._enabled = False
         broadcaster, self._broadcaster = self._broadcaster, None
         publisher = getattr(broadcaster, "pub_tf", None)
@@ -228,9 +233,10 @@ class Objects3DOutput:
             return
         if points is not None and points.get_subscription_count() > 0:
             points.publish(point_cloud(header, measured.values(), np.asarray(rgb)))
+        broadcaster = self._broadcaster
         if not self._live("publish_tf"):
             return
-        if self._broadcaster is None:
+        if broadcaster is None:
             if not self._tf_missing_said:
                 self._tf_missing_said = True
                 self._node.get_logger().warning(
@@ -240,7 +246,7 @@ class Objects3DOutput:
             return
         transforms = object_transforms(header, measured.values(), str(self._live("tf_prefix")))
         if transforms:
-            self._broadcaster.sendTransform(transforms)
+            broadcaster.sendTransform(transforms)
 
     @staticmethod
     def flat_geometries(geometries: Sequence[Any], measured: Mapping[int, Object3D] | None) -> list[Any]:

@@ -61,6 +61,7 @@ class OutputPublisher:
         for publisher in self.publishers.values():
             self._node.destroy_lifecycle_publisher(publisher)
         self.publishers = {}
+        self.objects_3d.destroy()
 
     def publish_frame(
         self,
