@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """The `make demo` graph on a ROS install: synthetic video_source -> sam2_tracker -> demo_planner (+ RViz).
 
-ros2 launch sam2_ros demo.launch.py [rviz:=true] [rate_hz:=2.0] [num_frames:=72] [output_dir:=demo_output]
+ros2 launch sam2_ros demo.launch.py [rviz:=true] [rate_hz:=2.0] [num_frames:=72] [output_dir:=demo_output] [depth:=true]
 
 Unlike `make demo` (one process, the source paced by the tracker), the source runs on its own
 timer here: set rate_hz below what the tracker sustains (see its /diagnostics), or frames are
@@ -45,6 +45,8 @@ def generate_launch_description():
                               description="where the planner writes overlay.mp4, PNGs and the score"),
         DeclareLaunchArgument("rviz", default_value="false",
                               description="also start RViz with config/sam2.rviz"),
+        DeclareLaunchArgument("depth", default_value="false",
+                              description="also publish the scene's depth, track in 3-D and score the positions"),
     ]  # fmt: skip
     scene = {
         "seed": _value("seed", int),
@@ -66,8 +68,10 @@ def generate_launch_description():
             "reliability": "reliable",
             # the tracker and the planner: the planner counts images to know frame indices
             "wait_for_subscribers": 2,
+            "publish_depth": _value("depth", bool),
         }],
-        remappings=[("image", "/camera/image_raw"), ("camera_info", "/camera/camera_info")],
+        remappings=[("image", "/camera/image_raw"), ("camera_info", "/camera/camera_info"),
+                    ("depth", "/camera/depth/image_raw")],
         output="screen",
     )  # fmt: skip
     tracker = LifecycleNode(
@@ -84,12 +88,14 @@ def generate_launch_description():
                 # 640 x 480 rgb8 frames sent best effort between processes can be lost entirely
                 # (seen with Fast DDS here); every frame of the demo must arrive
                 "image_reliability": "reliable",
+                "use_depth": _value("depth", bool),
             },
         ],
         remappings=[
             ("image", "/camera/image_raw"),
             ("camera_info", "/camera/camera_info"),
             ("image_mouse_left", "sam2_tracker/overlay_mouse_left"),
+            ("depth", "/camera/depth/image_raw"),
         ],
         output="screen",
         emulate_tty=True,
@@ -99,7 +105,7 @@ def generate_launch_description():
         executable="demo_planner",
         name="demo_planner",
         parameters=[{**scene, "tracker": "sam2_tracker", "output_dir": _value("output_dir", str),
-                     "video_fps": _value("rate_hz", float)}],
+                     "video_fps": _value("rate_hz", float), "score_depth": _value("depth", bool)}],
         remappings=[("image", "/camera/image_raw")],
         output="screen",
     )  # fmt: skip

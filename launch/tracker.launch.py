@@ -3,10 +3,12 @@
 """Start the sam2_tracker node next to a camera driver (and RViz on request).
 
 ros2 launch sam2_ros tracker.launch.py image:=/camera/image_raw camera_info:=/camera/camera_info \
-    checkpoint:=$HOME/sam2.1_hiera_tiny.pt [model:=sam2.1_hiera_small] [namespace:=robot1] [rviz:=true]
+    checkpoint:=$HOME/sam2.1_hiera_tiny.pt [model:=sam2.1_hiera_small] [namespace:=robot1] [rviz:=true] \
+    [depth:=/camera/aligned_depth_to_color/image_raw]
 
 Parameters come from params_file (config/tracker.yaml by default); only model and
-checkpoint can be overridden here, and only when given.
+checkpoint can be overridden here, and only when given. Giving depth (an aligned depth
+image topic) also sets use_depth, so every object gets its 3-D position.
 """
 
 from launch import LaunchDescription
@@ -18,12 +20,15 @@ from launch_ros.substitutions import FindPackageShare
 
 
 def _tracker_node(context, *args, **kwargs):
-    """The tracker node; model/checkpoint override the parameters file only when set."""
+    """The tracker node; model/checkpoint override the parameters file only when set, depth sets use_depth."""
     overrides = {}
     for name in ("model", "checkpoint"):
         value = LaunchConfiguration(name).perform(context)
         if value:
             overrides[name] = value
+    depth = LaunchConfiguration("depth").perform(context)
+    if depth:
+        overrides["use_depth"] = True
     return [
         LifecycleNode(
             package="sam2_ros",
@@ -36,6 +41,7 @@ def _tracker_node(context, *args, **kwargs):
                 ("camera_info", LaunchConfiguration("camera_info")),
                 ("clicked_point", LaunchConfiguration("clicked_point")),
                 ("image_mouse_left", LaunchConfiguration("image_mouse_left")),
+                ("depth", depth or "depth"),
             ],
             output="screen",
             emulate_tty=True,
@@ -64,6 +70,9 @@ def generate_launch_description():
         DeclareLaunchArgument("image_mouse_left", default_value="sam2_tracker/overlay_mouse_left",
                               description="rqt_image_view click topic: it publishes <viewed topic>"
                               "_mouse_left, by default the overlay's"),
+        DeclareLaunchArgument("depth", default_value="",
+                              description="depth image aligned to the image (e.g. /camera/aligned_depth_to_color/"
+                              "image_raw); when given, use_depth is set and objects get 3-D positions"),
         DeclareLaunchArgument("rviz", default_value="false",
                               description="also start RViz with config/sam2.rviz"),
     ]  # fmt: skip

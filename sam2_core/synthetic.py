@@ -14,6 +14,7 @@ import numpy as np
 
 from . import synthetic_assets as assets
 from .synthetic_assets import SHAPES, TEXTURES
+from .synthetic_depth import SceneDepth, SurfacePoints3D, surface_points
 
 SCENARIOS = ("random", "occlusion", "crossing", "exit_reenter", "distractor")
 BAND_LABEL = -1  # label of the foreground occluder band; distractor i is labelled -2 - i
@@ -154,7 +155,8 @@ class SyntheticScene:
 
     Planning (shapes, colours, trajectories, events) happens once in the constructor from ``seed``; each
     frame is then a pure function of ``t``. Attributes: ``objects`` (targets, by obj_id), ``distractors``,
-    ``events``, ``obj_ids`` (K,), ``background`` (H x W x 3 uint8).
+    ``events``, ``obj_ids`` (K,), ``background`` (H x W x 3 uint8). ``depth(t)`` is the frame's exact
+    depth image (sam2_core.synthetic_depth), drawn from a random stream of its own.
     """
 
     def __init__(self, seed: int, config: SceneConfig | None = None) -> None:
@@ -168,6 +170,7 @@ class SyntheticScene:
         rng = np.random.default_rng(self.seed)
         self.background = assets.background_image(rng, cfg.height, cfg.width)
         self._noise: tuple[np.ndarray, np.ndarray] | None = None
+        self._depth: SceneDepth | None = None  # planned on first use (its own random stream)
         if cfg.noise_std > 0:
             # a padded noise field sampled once; each frame takes a seeded shifted window of it, which is
             # far cheaper than drawing fresh Gaussian noise per frame at 480 x 640
@@ -589,6 +592,31 @@ class SyntheticScene:
         masks = label[None] == self.obj_ids.astype(np.int8)[:, None, None]
         visible = np.count_nonzero(masks.reshape(len(self.obj_ids), -1), axis=1) >= self.config.min_visible_pixels
         return rgb, masks, visible
+
+    def depth(self, t: int, label: np.ndarray | None = None) -> np.ndarray:
+        """``H x W`` float32 exact depth of frame ``t`` in metres (z along the optical axis).
+
+        ``label``: the frame's label map (``render(t)[1]``) when the caller has it, to skip re-rendering.
+        """
+        if label is None:
+            label = self.render(t, noise=False)[1]
+        return self._scene_depth().image(label, t)
+
+    def label_depths(self, t: int) -> dict[int, float]:
+        """Label-map value -> depth in metres on frame ``t`` of every drawn shape (targets, distractors, band)."""
+        return self._scene_depth().label_depths(t)
+
+    def _scene_depth(self) -> SceneDepth:
+        if self._depth is None:
+            self._depth = SceneDepth(self.seed, self.height, self.width, [x.label for x in self._layers])
+        return self._depth
+
+    def objects_3d(self, t: int, intrinsics: tuple[float, float, float, float]) -> list[SurfacePoints3D]:
+        """The visible surface of each target on frame ``t`` in the optical frame of the pinhole camera
+        ``(fx, fy, cx, cy)`` (pixels; the camera_info the frames are published with), in obj_id order."""
+        label = self.render(t, noise=False)[1]
+        depth = self.depth(t, label)
+        return [surface_points(label, depth, int(k), intrinsics) for k in self.obj_ids]
 
     def stream(self, start: int = 0, stop: int | None = None) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """Frames ``start .. stop - 1`` one at a time; endless when ``stop`` is None."""

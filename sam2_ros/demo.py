@@ -58,6 +58,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
     parser.add_argument("--image-size", type=int, default=0, help="model input size; 0 = the model's")
+    parser.add_argument("--depth", action="store_true",
+                        help="also publish the scene's exact depth, track in 3-D (use_depth) and report the mean 3-D"
+                        " position error against the truth")  # fmt: skip
     parser.add_argument("--output-dir", default="demo_output")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for each frame's outputs")
     parser.add_argument("--domain-id", type=int, default=None,
@@ -108,7 +111,8 @@ def run_demo(args: argparse.Namespace, *, tracker_factory: Callable[[Any], Any] 
             timer=False,
             context=context,
             parameter_overrides=[*scene, Parameter("source", value="synthetic"),
-                                 Parameter("reliability", value="reliable")],
+                                 Parameter("reliability", value="reliable"),
+                                 Parameter("publish_depth", value=bool(args.depth))],
         )  # fmt: skip
         nodes.append(source)
         tracker = TrackerNode(
@@ -121,6 +125,7 @@ def run_demo(args: argparse.Namespace, *, tracker_factory: Callable[[Any], Any] 
                 Parameter("image_size", value=args.image_size),
                 Parameter("image_reliability", value="reliable"),
                 Parameter("publish_markers", value=False),
+                Parameter("use_depth", value=bool(args.depth)),
                 Parameter("autostart", value=False),  # configured below, so a failure is seen at once
             ],
         )
@@ -129,7 +134,8 @@ def run_demo(args: argparse.Namespace, *, tracker_factory: Callable[[Any], Any] 
             context=context,
             parameter_overrides=[*scene, Parameter("late_frame", value=args.late_frame),
                                  Parameter("output_dir", value=args.output_dir),
-                                 Parameter("auto_finish", value=False)],
+                                 Parameter("auto_finish", value=False),
+                                 Parameter("score_depth", value=bool(args.depth))],
         )  # fmt: skip
         nodes.append(planner)
         for node in nodes:
@@ -149,6 +155,13 @@ def run_demo(args: argparse.Namespace, *, tracker_factory: Callable[[Any], Any] 
                 and planner.label_sub.get_publisher_count() >= 1
                 and planner.overlay_sub.get_publisher_count() >= 1
                 and tracker.count_subscribers(overlay_topic) >= 1
+                and (
+                    not args.depth
+                    or (
+                        source.depth_pub.get_subscription_count() >= 1
+                        and planner.objects_sub.get_publisher_count() >= 1
+                    )
+                )
                 and planner.client.service_is_ready()
             ),
             30.0,

@@ -27,17 +27,20 @@ from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
 
 from sam2_core.synthetic import SyntheticScene
+from sam2_ros.calibration import pinhole_calibration
 from sam2_ros.demo_scoring import (
     DemoScore,
     OverlayRecorder,
+    PositionScore,
     percentile,
+    score_positions,
     score_tracking,
     snapshot_indices,
     summary_line,
 )
 from sam2_ros.frame_sources import scene_config
 from sam2_ros.image_conversion import image_to_array, image_to_rgb
-from sam2_ros.msg import Prompt
+from sam2_ros.msg import Prompt, TrackedObjectArray
 from sam2_ros.node_main import run_node
 from sam2_ros.prompts import stamp_to_ns
 from sam2_ros.srv import AddPrompt
@@ -126,6 +129,7 @@ class DemoReport:
     video_path: str = ""
     video_frames: int = 0
     png_paths: list[str] = field(default_factory=list)
+    positions: PositionScore | None = None  # with score_depth: 3-D positions against the truth
 
     def lines(self) -> list[str]:
         s = self.score
@@ -135,6 +139,8 @@ class DemoReport:
             f" prompts (object: frame): {dict(sorted(self.prompts.items()))}",
             f"J={s.j:.3f} F={s.f:.3f}; J&F per object: {objects or 'none'}",
         ]
+        if self.positions is not None:
+            out.append(self.positions.line())
         if self.video_path:
             out.append(f"overlay: {self.video_path} ({self.video_frames} frames); PNGs: {', '.join(self.png_paths)}")
         out += [f"failure: {f}" for f in self.failures]
@@ -157,6 +163,12 @@ PARAMETERS: dict[str, tuple[Any, str]] = {
     "output_dir": ("", "where to write overlay.mp4, PNGs and the score; empty = only prompt"),
     "video_fps": (10.0, "frame rate written into overlay.mp4"),
     "auto_finish": (True, "with output_dir: write the score and summary once the last frame is through"),
+    "score_depth": (
+        False,
+        "also score <tracker>/objects' 3-D positions against the scene's truth (tracker with"
+        " use_depth, video_source with publish_depth)",
+    ),
+    "fov_deg": (60.0, "field of view of the video_source's pinhole camera_info (as the video_source's)"),
 }
 
 
@@ -194,6 +206,10 @@ class DemoPlanner(Node):
         self.report: DemoReport | None = None
         self._last_image_time = 0.0
         self._early: dict[int, list[tuple[Any, Image]]] = {}  # outputs that beat their image here
+        self.score_depth = bool(p["score_depth"])
+        k = pinhole_calibration(self.scene.width, self.scene.height, p["fov_deg"]).k
+        self.intrinsics = (k[0], k[4], k[2], k[5])
+        self.positions: dict[int, dict[int, tuple[float, float, float] | None]] = {}  # frame -> id -> xyz
 
         tracker = p["tracker"].rstrip("/")
         reliable = QoSProfile(depth=100, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.RELIABLE)
@@ -201,6 +217,11 @@ class DemoPlanner(Node):
         self.label_sub = self.create_subscription(Image, f"{tracker}/label_image", self._on_label, reliable)
         self.client = self.create_client(AddPrompt, f"{tracker}/add_prompt")
         self.prompt_pub = self.create_publisher(Prompt, f"{tracker}/prompts", 10)
+        self.objects_sub = None
+        if self.score_depth:
+            self.objects_sub = self.create_subscription(
+                TrackedObjectArray, f"{tracker}/objects", self._on_objects, reliable
+            )
         self.recorder: OverlayRecorder | None = None
         self.overlay_sub = None
         if p["output_dir"]:
@@ -251,6 +272,19 @@ class DemoPlanner(Node):
         for planned in due:
             self._send(planned, masks[planned.object_id - 1], msg.header, index)
 
+    def _on_objects(self, msg: TrackedObjectArray) -> None:
+        with self._lock:
+            index = self._index_of(msg, self._on_objects)
+            if index is None or index in self.positions:
+                return
+            self.positions[index] = {
+                int(o.id): (o.position.x, o.position.y, o.position.z) if o.has_position else None for o in msg.objects
+            }
+            self._lock.notify_all()
+
+    def _true_centres(self, index: int) -> dict[int, tuple[np.ndarray, int]]:
+        return {s.obj_id: (s.centroid, s.pixels) for s in self.scene.objects_3d(index, self.intrinsics)}
+
     def _on_overlay(self, msg: Image) -> None:
         with self._lock:
             index = self._index_of(msg, self._on_overlay)
@@ -300,6 +334,7 @@ class DemoPlanner(Node):
             index in self.labels
             and self._pending.get(index, 1) == 0
             and (self.recorder is None or index in self._overlays)
+            and (not self.score_depth or index in self.positions)
         )
 
     def wait_frame(self, index: int, timeout: float) -> bool:
@@ -330,6 +365,14 @@ class DemoPlanner(Node):
             missing = sorted(p.object_id for p in self.schedule if p.object_id not in self.prompted_at)
             if missing:
                 failures.append(f"objects never prompted: {missing}")
+            positions = None
+            if self.score_depth:
+                positions = score_positions(
+                    dict(self.positions), self._true_centres, dict(self.prompted_at),
+                    self.scene.config.min_visible_pixels,
+                )  # fmt: skip
+                if positions.visible and not positions.scored:
+                    failures.append("no 3-D position was reported (use_depth, depth and camera_info?)")
             self.report = DemoReport(
                 score=score,
                 fps=fps,
@@ -341,6 +384,7 @@ class DemoPlanner(Node):
                 video_path=self.recorder.video_path if self.recorder else "",
                 video_frames=self.recorder.frames if self.recorder else 0,
                 png_paths=[os.path.basename(p) for p in self.recorder.png_paths] if self.recorder else [],
+                positions=positions,
             )
             return self.report
 

@@ -73,6 +73,72 @@ def score_tracking(
     return DemoScore(pooled["J"], pooled["F"], pooled["J&F"], per_object, counted, unscored)
 
 
+@dataclass
+class PositionScore:
+    """3-D positions against the truth: mean error (metres, and relative to the true depth) and coverage.
+
+    Pooled over every object-frame after the object's prompt frame where the object is visible in
+    the ground truth and the tracker gave it a position (``scored``); ``visible`` counts those where
+    it is visible, with or without a position.
+    """
+
+    mean_error_m: float
+    mean_relative_error: float  # error / true depth
+    mean_lateral_error_m: float
+    mean_depth_error_m: float
+    scored: int
+    visible: int
+
+    def line(self) -> str:
+        if not self.scored:
+            return f"3-D: no position reported on {self.visible} visible object-frames"
+        return (
+            f"3-D: mean position error {self.mean_error_m * 1000:.1f} mm = {self.mean_relative_error * 100:.2f} % of"
+            f" depth (lateral {self.mean_lateral_error_m * 1000:.1f} mm, depth {self.mean_depth_error_m * 1000:.1f}"
+            f" mm) over {self.scored} object-frames; has_position on {self.scored} of {self.visible} visible"
+        )
+
+
+def score_positions(
+    positions: Mapping[int, Mapping[int, tuple[float, float, float] | None]],
+    truth: Callable[[int], Mapping[int, tuple[np.ndarray, int]]],
+    prompted_at: Mapping[int, int],
+    min_visible_pixels: int = 16,
+) -> PositionScore:
+    """Score 3-D positions against the truth.
+
+    positions: frame index -> object id -> (x, y, z) metres, or None where the tracker gave none.
+    truth(index): object id -> (true centre (3,), visible pixels). Frames after each object's
+    prompt frame only (as score_tracking); objects with fewer than ``min_visible_pixels`` are hidden.
+    """
+    errors, lateral, depth, relative, visible = [], [], [], [], 0
+    for index in sorted(positions):
+        reported = positions[index]
+        centres = None
+        for object_id, first in prompted_at.items():
+            if index <= first:
+                continue
+            centres = truth(index) if centres is None else centres
+            centre, pixels = centres[object_id]
+            if pixels < min_visible_pixels:
+                continue
+            visible += 1
+            p = reported.get(object_id)
+            if p is None:
+                continue
+            e = np.asarray(p, dtype=np.float64) - centre
+            errors.append(float(np.linalg.norm(e)))
+            lateral.append(float(np.hypot(e[0], e[1])))
+            depth.append(abs(float(e[2])))
+            relative.append(errors[-1] / float(centre[2]))
+    if not errors:
+        return PositionScore(math.nan, math.nan, math.nan, math.nan, 0, visible)
+    return PositionScore(
+        float(np.mean(errors)), float(np.mean(relative)), float(np.mean(lateral)), float(np.mean(depth)),
+        len(errors), visible,
+    )  # fmt: skip
+
+
 def percentile(values: Sequence[float], q: float) -> float:
     """The q-th percentile (0..100) of ``values``; NaN when there are none."""
     return float(np.percentile(np.asarray(values, dtype=np.float64), q)) if len(values) else math.nan

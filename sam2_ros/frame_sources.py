@@ -154,11 +154,13 @@ class VideoFileSource(FrameSource):
 
 
 class SyntheticSource(FrameSource):
-    """``num_frames`` frames of ``SyntheticScene(seed, config)``; ``ground_truth(i)`` gives its masks."""
+    """``num_frames`` frames of ``SyntheticScene(seed, config)``; ``ground_truth(i)`` gives its masks,
+    ``depth()`` the exact depth of the frame read last."""
 
     def __init__(self, seed: int, config: SceneConfig) -> None:
         super().__init__()
         self.scene = SyntheticScene(seed, config)
+        self._label: np.ndarray | None = None  # the label map of the frame read last
         self.length = config.num_frames
         self.description = (
             f"synthetic scene (seed {seed}, {config.scenario}, {len(self.scene.obj_ids)} objects,"
@@ -169,7 +171,14 @@ class SyntheticSource(FrameSource):
         if self.index + 1 >= self.length:
             return None
         self.index += 1
-        return self.scene.render(self.index)[0]
+        rgb, self._label = self.scene.render(self.index)
+        return rgb
+
+    def depth(self) -> np.ndarray:
+        """``H x W`` float32 exact depth in metres of the frame ``read()`` returned last."""
+        if self.index < 0:
+            raise ValueError("no frame read yet")
+        return self.scene.depth(self.index, self._label)
 
     def ground_truth(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         """Frame ``index``'s masks (``K x H x W`` bool, object k in row k - 1) and visibility (``K``)."""

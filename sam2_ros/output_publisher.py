@@ -15,10 +15,12 @@ from typing import Any
 
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
-from sensor_msgs.msg import CameraInfo, Image
+from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 from visualization_msgs.msg import MarkerArray
 
+from sam2_ros.depth_io import Objects3DOutput
 from sam2_ros.msg import TrackedObject, TrackedObjectArray
+from sam2_ros.objects_3d import fill_positions
 from sam2_ros.outputs import (
     contour_markers,
     image_msg,
@@ -51,12 +53,15 @@ class OutputPublisher:
             "overlay": node.create_lifecycle_publisher(Image, "~/overlay", qos),
             "markers": node.create_lifecycle_publisher(MarkerArray, "~/markers", qos),
             "diagnostics": node.create_lifecycle_publisher(DiagnosticArray, "/diagnostics", 10),
+            "points": node.create_lifecycle_publisher(PointCloud2, "~/points", qos),  # use_depth only
         }
+        self.objects_3d = Objects3DOutput(node, live)  # 3-D from the paired depth image (use_depth)
 
     def destroy(self) -> None:
         for publisher in self.publishers.values():
             self._node.destroy_lifecycle_publisher(publisher)
         self.publishers = {}
+        self.objects_3d.destroy()
 
     def publish_frame(
         self,
@@ -78,18 +83,22 @@ class OutputPublisher:
         scores = to_numpy(result.object_scores).reshape(-1).tolist()
         header = frame.header
         out["label_image"].publish(image_msg(header, labels, "mono16"))
-        out["objects"].publish(tracked_object_array(header, geometries, names, scores))
+        measured = self.objects_3d.measure(frame, labels, ids, camera_info)  # None without use_depth
+        objects = tracked_object_array(header, geometries, names, scores)
+        out["objects"].publish(objects if measured is None else fill_positions(objects, measured))
         if on_labels_published is not None:
             on_labels_published(time.monotonic_ns(), len(ids))
+        self.objects_3d.publish(header, measured, frame.rgb, out["points"])
         overlay, markers = out["overlay"], out["markers"]
         if self._live("publish_overlay") and overlay.get_subscription_count() > 0:
             drawn = overlay_image(frame.rgb, labels, geometries, names, alpha=self._live("overlay_alpha"))
             overlay.publish(image_msg(header, drawn, "rgb8"))
         if self._live("publish_markers") and markers.get_subscription_count() > 0:
             intrinsics = pinhole_intrinsics(labels.shape[1], labels.shape[0], camera_info)
-            markers.publish(
-                contour_markers(header, geometries, names, intrinsics, depth_m=self._live("marker_depth_m"))
-            )
+            flat = self.objects_3d.flat_geometries(geometries, measured)  # objects with a position: boxes
+            array = contour_markers(header, flat, names, intrinsics, depth_m=self._live("marker_depth_m"))
+            array.markers += self.objects_3d.box_markers(header, measured, names)
+            markers.publish(array)
 
     def object_after_prompt(self, result: Any, object_id: int, label: str) -> TrackedObject:
         """The TrackedObject of ``object_id`` as the label image of ``result`` shows it (service replies)."""

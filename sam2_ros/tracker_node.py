@@ -30,6 +30,7 @@ from std_srvs.srv import Trigger
 
 from sam2_ros.click_frames import ClickFrames
 from sam2_ros.click_geometry import CameraModel, project_click
+from sam2_ros.depth_io import DepthInput
 from sam2_ros.image_conversion import ImageConversionError, compressed_to_rgb, image_to_rgb
 from sam2_ros.msg import Prompt, TrackedObject
 from sam2_ros.node_main import run_node
@@ -125,6 +126,7 @@ class TrackerNode(LifecycleNode):
         super().__init__(node_name, **kwargs)
         self._input_group = MutuallyExclusiveCallbackGroup()
         self._control_group = ReentrantCallbackGroup()
+        self._depth_input = DepthInput(self)  # `depth` paired with the colour images (use_depth)
         declare_tracker_parameters(self)
         self.add_on_set_parameters_callback(self._on_set_parameters)
         if self.get_parameter("autostart").value:
@@ -230,6 +232,7 @@ class TrackerNode(LifecycleNode):
         result = super().on_activate(state)
         self._stage = "active"  # before subscribing: the first frame may arrive at once
         self._create_subscriptions(params)
+        self._outputs.objects_3d.start(params.use_depth)
         self._start_tf()
         if params.diagnostics_period_s > 0:
             self._diagnostics_timer = self.create_timer(
@@ -320,6 +323,8 @@ class TrackerNode(LifecycleNode):
             ),
             self.create_subscription(Point, "image_mouse_left", self._on_image_click, control, callback_group=controls),
         ]
+        if params.use_depth:
+            self._depth_input.start(params.depth_slop_s, sensor, inputs, self._deliver_with_depth)
 
     def _start_tf(self) -> None:
         if not self._click_frames.start(self):
@@ -329,6 +334,9 @@ class TrackerNode(LifecycleNode):
         for subscription in self._inputs:
             self.destroy_subscription(subscription)
         self._inputs = []
+        self._depth_input.stop()
+        if self._outputs is not None:
+            self._outputs.objects_3d.stop()
         self._click_frames.stop()
         if self._diagnostics_timer is not None:
             self.destroy_timer(self._diagnostics_timer)
@@ -370,11 +378,24 @@ class TrackerNode(LifecycleNode):
 
     def _submit_frame(self, header: Header, rgb: Any, receipt_ns: int) -> None:
         stamp = stamp_to_ns(header.stamp)
+        if self._worker is None or self._stage != "active":
+            return
+        frame = Frame(header, rgb, receipt_ns, stamp)
+        if self._depth_input.active:
+            self._depth_input.add_colour(frame)  # on to the worker with its depth: _deliver_with_depth
+        else:
+            self._hand_to_worker(frame)
+
+    def _deliver_with_depth(self, frame: Frame, depth: Image | None) -> None:
+        frame.depth = depth
+        self._hand_to_worker(frame)
+
+    def _hand_to_worker(self, frame: Frame) -> None:
         worker = self._worker
         if worker is None or self._stage != "active":
             return
         try:
-            if worker.submit_frame(Frame(header, rgb, receipt_ns, stamp)):
+            if worker.submit_frame(frame):
                 self._stats.dropped()
         except WorkerStopped:
             pass

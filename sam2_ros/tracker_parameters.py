@@ -94,6 +94,28 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
                   "Reject prompts stamped more than this before the latest image, the one they are applied to"
                   " (image time, so bags and simulation work); zero stamp = the latest image; 0 = no limit.",
                   low=0.0, high=1e6),
+    # --- objects in 3-D from an aligned depth image ---
+    ParameterSpec("use_depth", False, "activate",
+                  "Also subscribe to `depth` (sensor_msgs/Image aligned to the colour image: 16UC1 or mono16 in"
+                  " units of depth_scale_m, 32FC1 in metres), pair it with each colour image by stamp and give"
+                  " every object its 3-D position, size and points (~/objects, ~/points, ~/markers, TF)."),
+    ParameterSpec("depth_scale_m", 0.001, "live",
+                  "Metres per unit of 16UC1 / mono16 depth (0.001: millimetres, REP 118); 32FC1 depth is in"
+                  " metres.", low=1e-9, high=1000.0),
+    ParameterSpec("depth_slop_s", 0.02, "activate",
+                  "A colour image is paired with the depth image of the same stamp or the nearest within this"
+                  " many seconds; without one it is tracked without 3-D.", low=0.0, high=10.0),
+    ParameterSpec("depth_erosion_px", 2, "live",
+                  "Erode each object's region by this many pixels before reading its depth, so background seen"
+                  " at its edges does not count (objects too thin for it are used whole).", low=0, high=100),
+    ParameterSpec("max_points_per_object", 2000, "live",
+                  "Most points per object in ~/points (evenly subsampled; position and size use all).",
+                  low=0, high=10_000_000),
+    ParameterSpec("publish_tf", False, "live",
+                  "Broadcast a TF frame <tf_prefix>object_<id> at each object's position, child of the image's"
+                  " frame (needs tf2_ros)."),
+    ParameterSpec("tf_prefix", "", "live",
+                  "Prefix of the objects' TF frames (e.g. 'sam2/' gives sam2/object_3)."),
     ParameterSpec("autostart", True, "startup",
                   "Configure and activate at start. False: wait for lifecycle transitions"
                   " (ros2 lifecycle set /sam2_tracker configure)."),
@@ -128,6 +150,13 @@ class TrackerParams:
     click_mode: str
     rectified_image: bool
     max_prompt_age_s: float
+    use_depth: bool
+    depth_scale_m: float
+    depth_slop_s: float
+    depth_erosion_px: int
+    max_points_per_object: int
+    publish_tf: bool
+    tf_prefix: str
     autostart: bool
 
 

@@ -21,12 +21,14 @@ class Frame:
 
     rgb: H x W x 3 uint8, possibly a strided view of the message's memory.
     receipt_ns: time.monotonic_ns() when the callback got it (for latency).
+    depth: the depth Image paired with it (use_depth), None without one.
     """
 
     header: Any
     rgb: np.ndarray
     receipt_ns: int
     stamp_ns: int
+    depth: Any = None
 
 
 class TrackingSession:

@@ -27,7 +27,8 @@ from sam2_ros.calibration import (
     pinhole_calibration,
     scaled_calibration,
 )
-from sam2_ros.frame_sources import FrameReadError, FrameSource, fit_frame, open_source
+from sam2_ros.depth_geometry import fill_depth_image
+from sam2_ros.frame_sources import FrameReadError, FrameSource, SyntheticSource, fit_frame, open_source
 from sam2_ros.image_conversion import fill_image
 from sam2_ros.node_main import run_node
 
@@ -75,6 +76,10 @@ PARAMETERS: dict[str, tuple[Any, ParameterDescriptor]] = {
     "num_objects": (3, _descriptor("synthetic: number of tracked objects", low=1, high=100, integer=True)),
     "num_frames": (120, _descriptor("synthetic: clip length (scripted events happen inside it)",
                                     low=1, high=10**9, integer=True)),
+    # --- depth (synthetic scenes only) ---
+    "publish_depth": (False, _descriptor("synthetic: also publish the scene's exact depth on `depth`, aligned to"
+                                         " `image` and stamped alike")),
+    "depth_encoding": ("16UC1", _descriptor("Encoding of `depth`: 16UC1 (millimetres) or 32FC1 (metres)")),
 }  # fmt: skip
 
 
@@ -107,7 +112,8 @@ def publish_rate(rate_hz: float, source: FrameSource) -> float:
 
 
 class VideoSourceNode(Node):
-    """Publishes ``image`` (rgb8) and ``camera_info`` with one stamp per frame at ``rate_hz``.
+    """Publishes ``image`` (rgb8) and ``camera_info`` (and ``depth`` with publish_depth) with one stamp per
+    frame at ``rate_hz``.
 
     Raises FileNotFoundError / ValueError at construction for a missing or unreadable source or
     calibration. ``timer=False`` publishes only on ``publish_next()`` (the demo paces it so).
@@ -136,6 +142,7 @@ class VideoSourceNode(Node):
         qos = sensor_qos(p["reliability"], p["qos_depth"])
         self.image_pub = self.create_publisher(Image, "image", qos)
         self.info_pub = self.create_publisher(CameraInfo, "camera_info", qos)
+        self.depth_pub = self._depth_publisher(p, qos)
         self.published = 0
         self.finished = False
         self.rate_hz = publish_rate(p["rate_hz"], self.source)
@@ -144,6 +151,17 @@ class VideoSourceNode(Node):
             f"publishing {self.source.description} on {self.resolve_topic_name('image')} at"
             f" {self.rate_hz:g} Hz ({p['reliability']}{', looping' if self.loop else ''})"
         )
+
+    def _depth_publisher(self, p: dict[str, Any], qos: QoSProfile) -> Any:
+        """The `depth` publisher with publish_depth (None without); ValueError where there is no depth."""
+        self._depth_encoding: str = p["depth_encoding"]
+        if self._depth_encoding not in ("16UC1", "32FC1"):
+            raise ValueError(f"depth_encoding must be 16UC1 or 32FC1; got '{self._depth_encoding}'")
+        if not p["publish_depth"]:
+            return None
+        if not isinstance(self.source, SyntheticSource):
+            raise ValueError(f"publish_depth needs source 'synthetic' (only it has depth); source is '{p['source']}'")
+        return self.create_publisher(Image, "depth", qos)
 
     def calibration_for(self, width: int, height: int) -> Calibration:
         """The calibration of frames of this size (the file's, scaled, or a pinhole from fov_deg)."""
@@ -188,6 +206,8 @@ class VideoSourceNode(Node):
         info = camera_info_msg(self.calibration_for(image.width, image.height), header)
         self.image_pub.publish(image)
         self.info_pub.publish(info)
+        if self.depth_pub is not None:  # the scene is rendered at the output size: depth needs no resizing
+            self.depth_pub.publish(fill_depth_image(Image(header=header), self.source.depth(), self._depth_encoding))
         self.published += 1
         return PublishedFrame(self.source.index, header)
 

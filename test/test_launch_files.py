@@ -66,6 +66,22 @@ def test_launch_file_starts_executables_that_the_package_installs(launch_tree):
     assert re.search(r"install\(DIRECTORY[^)]*\blaunch\b[^)]*\bconfig\b", cmake)
 
 
+def test_launch_file_depth_argument_remaps_depth_and_turns_use_depth_on(launch_tree):
+    declared = {c.args[0].value: c for c in calls(launch_tree, "DeclareLaunchArgument")}
+    assert keyword(declared["depth"], "default_value").value == ""  # no depth unless asked for
+    tracker = next(n for n in calls(launch_tree, "LifecycleNode") if keyword(n, "executable").value == "tracker_node")
+    assert "depth" in {elt.elts[0].value for elt in keyword(tracker, "remappings").elts}
+    sets_use_depth = [
+        node
+        for node in ast.walk(launch_tree)
+        if isinstance(node, ast.Assign)
+        and isinstance(node.targets[0], ast.Subscript)
+        and getattr(node.targets[0].slice, "value", None) == "use_depth"
+        and getattr(node.value, "value", None) is True
+    ]
+    assert len(sets_use_depth) == 1
+
+
 def test_launch_file_refers_to_files_that_exist(launch_tree):
     joined = [
         [elt.value for elt in c.args[0].elts[1:] if isinstance(elt, ast.Constant)]
