@@ -121,6 +121,10 @@ def config_from_args(a: argparse.Namespace) -> LabelConfig:
         raise LabelInputError(f"--end {a.end} is before --start {a.start}")
     if a.detector and not a.text:
         raise LabelInputError("--detector is for --text")
+    if a.name is not None and not re.fullmatch(r"[A-Za-z0-9_.-]+", a.name):
+        raise LabelInputError(f"--name '{a.name}': use letters, digits, '_', '.' and '-' only (it names files)")
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(/[A-Za-z_][A-Za-z0-9_]*)*", a.node_name.strip("/")):
+        raise LabelInputError(f"--node-name '{a.node_name}' is not a valid ROS name (letters, digits, '_', '/')")
     phrases = [t.strip() for t in (a.text or "").split(",") if t.strip()]
     if a.text is not None and not phrases:
         raise LabelInputError("--text needs at least one phrase")

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -24,10 +25,13 @@ from sam2_ros.labelling.bag_output import label_image_message, tracked_object
 from sam2_ros.labelling.coco import frame_annotations
 from sam2_ros.labelling.config import LabelInputError
 from sam2_ros.labelling.davis import encode_index_png
+from sam2_ros.labelling.progress import Progress
 from sam2_ros.labelling.sources import open_source
 from sam2_ros.labelling.yolo import polygon_lines
 from sam2_ros.outputs import object_geometries
 
+# pycocotools decodes with numpy 1 semantics (numpy 2 warns on every mask)
+pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
 FRAMES = clip().frames[:6]
 
 
@@ -308,3 +312,27 @@ def test_ros2_run_label_is_installed():
     env = {**os.environ, "PYTHONPATH": str(root)}
     done = subprocess.run([sys.executable, str(script), "--help"], env=env, capture_output=True, text=True)
     assert done.returncode == 0 and "--prompts FILE" in done.stdout and "--resume" in done.stdout
+
+
+def test_progress_is_a_bar_on_a_terminal_and_lines_otherwise():
+    plain = io.StringIO()
+    progress = Progress(plain, total=250)
+    for _ in range(250):
+        progress.update()
+    progress.close()
+    lines = plain.getvalue().splitlines()
+    assert [line.split(",")[0] for line in lines] == ["label: 100/250 frames", "label: 200/250 frames"]
+    assert "frames/s" in lines[0] and "left" in lines[0]
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    terminal = Terminal()
+    progress = Progress(terminal, total=5)
+    for _ in range(5):
+        progress.update()
+    progress.note("a note")
+    progress.close()
+    text = terminal.getvalue()
+    assert "5/5" in text and "frame/s" in text and "a note" in text and "\r" in text  # tqdm redraws in place

@@ -280,8 +280,8 @@ class LabelRun:
             path = Path(cfg.video).expanduser()
             video = ReviewVideo(path if start == first_tracked else resumed_path(path, start), source.fps)
         total = (last - first_tracked + 1) if last is not None else None
-        progress = Progress(self.err, total, initial=start - first_tracked)
         self.err.write(f"label: {source.description}; frames {first_tracked}..{'end' if last is None else last}\n")
+        progress = Progress(self.err, total, initial=start - first_tracked)
 
         state = {"tracked": 0, "skipped": 0, "done": done}
         complete, interrupted, failure = False, False, None
@@ -303,8 +303,8 @@ class LabelRun:
         stopped = not complete and failure is None and not interrupted
         if stopped:  # Ctrl-C / SIGTERM / --max-frames after a whole frame: resumable from here
             store.save_snapshot(tracker, {"frame": state["done"], "labels": self.object_labels})
-        lines = self._finish(store, writers, run_info, complete, source)
-        self._summary(source, store.records(), state, started, lines, video)
+        records, lines = self._finish(store, writers, run_info, complete, source)
+        self._summary(records, state, started, lines, video)
         if failure is not None:
             raise failure
         if complete:
@@ -467,7 +467,8 @@ class LabelRun:
     # ------------------------------------------------------------------ end
     def _finish(
         self, store: RunStore, writers: dict[str, Any], run_info: dict, complete: bool, source: LabelSource
-    ) -> list[str]:
+    ) -> tuple[list[dict], list[str]]:
+        """Write the index files from the records on disk; returns (records, one line per output)."""
         records = store.records()
         categories = Categories()
         for r in records:
@@ -485,11 +486,9 @@ class LabelRun:
         store.write_run(run_info)
         if complete:
             store.drop_working_files()
-        return lines
+        return records, lines
 
-    def _summary(
-        self, source: LabelSource, records: list[dict], state: dict, started: float, lines: list[str], video: Any
-    ) -> None:
+    def _summary(self, records: list[dict], state: dict, started: float, lines: list[str], video: Any) -> None:
         elapsed = time.monotonic() - started
         kept = [r for r in records if r["kept"]]
         objects: dict[int, tuple[str, int]] = {}
