@@ -109,8 +109,10 @@ def _entry(raw: Any, position: int, folder: Path) -> PromptEntry:
     points, labels = raw.get("points"), raw.get("point_labels")
     if labels is not None and points is None:
         raise _fail(position, "point_labels without points")
+    if points is not None and not isinstance(points, list):
+        raise _fail(position, f"points must be a list of [x, y] pixels, got {points!r}")
     if points is not None and labels is None:
-        labels = [1] * len(points) if isinstance(points, list) else None
+        labels = [1] * len(points)
     try:
         checked = validate_prompt(points, labels, raw.get("box"), None, require_any=False)
     except ValueError as error:

@@ -300,6 +300,11 @@ class LabelRun:
             if video is not None:
                 video.close()
             store.close()
+        unreached = sorted(f for f in by_frame if f > state["done"]) if complete else []
+        if unreached and failure is None:  # a video whose container promised more frames than it has
+            failure = LabelInputError(
+                f"prompts for frame(s) {unreached[:5]} were never reached: the source ended after frame {state['done']}"
+            )
         stopped = not complete and failure is None and not interrupted
         if stopped:  # Ctrl-C / SIGTERM / --max-frames after a whole frame: resumable from here
             store.save_snapshot(tracker, {"frame": state["done"], "labels": self.object_labels})
