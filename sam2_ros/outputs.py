@@ -17,13 +17,21 @@ from typing import Any
 
 import cv2
 import numpy as np
-from geometry_msgs.msg import Point, Point32, Polygon
-from sensor_msgs.msg import Image
-from std_msgs.msg import ColorRGBA
-from visualization_msgs.msg import Marker, MarkerArray
 
 from sam2_ros.image_conversion import fill_image
-from sam2_ros.msg import TrackedObject, TrackedObjectArray
+
+# The message builders need ROS's message types; label_image, object_geometries and
+# overlay_image do not, so the label tool (python -m sam2_ros.label) runs where only
+# `pip install` was done (no ROS, no generated sam2_ros.msg).
+try:
+    from geometry_msgs.msg import Point, Point32, Polygon
+    from sensor_msgs.msg import Image
+    from std_msgs.msg import ColorRGBA
+    from visualization_msgs.msg import Marker, MarkerArray
+
+    from sam2_ros.msg import TrackedObject, TrackedObjectArray
+except ImportError:  # the builders below then fail; the pure functions work
+    pass
 
 # 20 well-separated colours (RGB); object id i gets PALETTE[i % 20].
 PALETTE = np.array(

@@ -11,9 +11,10 @@ from __future__ import annotations
 import gc
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sam2_ros.tracker_parameters import TrackerParams
+if TYPE_CHECKING:  # a type only: the label tool (python -m sam2_ros.label) runs without ROS installed
+    from sam2_ros.tracker_parameters import TrackerParams
 
 
 def resolve_device(name: str) -> str:
