@@ -4,6 +4,7 @@
 VENV   := .venv
 PY     := $(VENV)/bin/python
 PYTEST_ARGS ?=
+DEMO_ARGS ?=
 
 .PHONY: all venv test lint pytest demo bench clean
 
@@ -24,7 +25,7 @@ test: venv
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 demo: venv
-	$(PY) -m sam2_ros.demo
+	$(PY) -m sam2_ros.demo $(DEMO_ARGS)
 
 bench: venv
 	$(PY) -m sam2_core.bench --model sam2.1_hiera_tiny --frames 8 --objects 1,3 --device cpu --compare-reference

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 """The `make demo` graph on a ROS install: synthetic video_source -> sam2_tracker -> demo_planner (+ RViz).
 
-ros2 launch sam2_ros demo.launch.py [rviz:=true] [rate_hz:=2.0] [num_frames:=72] [output_dir:=demo_output] [depth:=true]
+ros2 launch sam2_ros demo.launch.py [rviz:=true] [rate_hz:=2.0] [num_frames:=72] [output_dir:=demo_output]
+    [depth:=true] [auto:=true]
 
 Unlike `make demo` (one process, the source paced by the tracker), the source runs on its own
 timer here: set rate_hz below what the tracker sustains (see its /diagnostics), or frames are
@@ -47,6 +48,9 @@ def generate_launch_description():
                               description="also start RViz with config/sam2.rviz"),
         DeclareLaunchArgument("depth", default_value="false",
                               description="also publish the scene's depth, track in 3-D and score the positions"),
+        DeclareLaunchArgument("auto", default_value="false",
+                              description="no scripted prompts: the planner calls ~/segment_everything once on"
+                              " the first frame and scores what was found"),
     ]  # fmt: skip
     scene = {
         "seed": _value("seed", int),
@@ -105,7 +109,8 @@ def generate_launch_description():
         executable="demo_planner",
         name="demo_planner",
         parameters=[{**scene, "tracker": "sam2_tracker", "output_dir": _value("output_dir", str),
-                     "video_fps": _value("rate_hz", float), "score_depth": _value("depth", bool)}],
+                     "video_fps": _value("rate_hz", float), "score_depth": _value("depth", bool),
+                     "auto": _value("auto", bool)}],
         remappings=[("image", "/camera/image_raw")],
         output="screen",
     )  # fmt: skip

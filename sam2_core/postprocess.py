@@ -25,42 +25,52 @@ def fill_holes(mask_logits: torch.Tensor, max_area: int) -> torch.Tensor:
     8-connected component of background pixels (logit <= 0) with area <= ``max_area``, anywhere
     in the image (components touching the border included), exactly the rule of the reference's
     CUDA connected-components extension. Returns a new tensor; ``max_area <= 0`` returns the input.
-
-    Implemented with pooling so it runs on any device without a host sync: every background pixel
-    starts with its own index as label and takes the minimum label of its 8 background neighbours,
-    ``max_area`` times. A component of at most ``max_area`` pixels has a geodesic diameter below
-    ``max_area``, so it ends with one label shared by all its pixels and by no other pixel. A label
-    is accepted as a hole when (a) at most ``max_area`` pixels carry it and (b) none of them has a
-    background neighbour with another label: a label set closed under adjacency is a whole
-    component, so (a) and (b) hold exactly for the small components.
     """
     if max_area <= 0:
         return mask_logits
-    n, c, h, w = mask_logits.shape
-    device = mask_logits.device
-    background = mask_logits <= 0
+    return torch.where(small_regions(mask_logits <= 0, max_area), HOLE_FILL_LOGIT, mask_logits)
+
+
+def small_regions(region: torch.Tensor, max_area: int) -> torch.Tensor:
+    """The pixels of ``region`` that lie in an 8-connected component of at most ``max_area`` pixels.
+
+    region: ``N x C x h x w`` bool. Returns a bool tensor of the same shape (all False when
+    ``max_area <= 0``). This is what the reference's CUDA connected-components extension is used
+    for (a component's area at each of its pixels, compared with a bound), on any device.
+
+    Implemented with pooling so it runs on any device without a host sync: every region pixel
+    starts with its own index as label and takes the minimum label of its 8 region neighbours,
+    ``max_area`` times. A component of at most ``max_area`` pixels has a geodesic diameter below
+    ``max_area``, so it ends with one label shared by all its pixels and by no other pixel. A label
+    is accepted as small when (a) at most ``max_area`` pixels carry it and (b) none of them has a
+    region neighbour with another label: a label set closed under adjacency is a whole
+    component, so (a) and (b) hold exactly for the small components.
+    """
+    if max_area <= 0:
+        return torch.zeros_like(region, dtype=torch.bool)
+    n, c, h, w = region.shape
+    device = region.device
     hw = h * w
     # float32 holds every pixel index exactly (h * w < 2**24 for any sensible mask size)
     sentinel = float(hw)
     index = torch.arange(hw, device=device, dtype=torch.float32).view(1, 1, h, w).expand(n, c, h, w)
-    labels = torch.where(background, index, sentinel)
+    labels = torch.where(region, index, sentinel)
     for _ in range(max_area):
-        labels = torch.where(background, torch.minimum(labels, _min_pool3x3(labels)), sentinel)
-    # a background pixel whose background neighbours disagree with its label lies in a component
+        labels = torch.where(region, torch.minimum(labels, _min_pool3x3(labels)), sentinel)
+    # a region pixel whose region neighbours disagree with its label lies in a component
     # that has not converged, i.e. one larger than max_area
     lowest = _min_pool3x3(labels)
-    highest = F.max_pool2d(torch.where(background, labels, -1.0), kernel_size=3, stride=1, padding=1)
-    disagree = background & ((lowest < labels) | (highest > labels))
+    highest = F.max_pool2d(torch.where(region, labels, -1.0), kernel_size=3, stride=1, padding=1)
+    disagree = region & ((lowest < labels) | (highest > labels))
 
-    # per-label statistics; every foreground pixel goes to one spare bin at the end
+    # per-label statistics; every pixel outside the region goes to one spare bin at the end
     planes = n * c
     plane_offset = (torch.arange(planes, device=device) * hw).view(n, c, 1, 1)
-    key = torch.where(background, labels.long() + plane_offset, planes * hw).flatten()
+    key = torch.where(region, labels.long() + plane_offset, planes * hw).flatten()
     ones = torch.ones_like(key, dtype=torch.float32)
     area = torch.zeros(planes * hw + 1, device=device).scatter_add_(0, key, ones)
     open_edges = torch.zeros(planes * hw + 1, device=device).scatter_add_(0, key, disagree.flatten().float())
-    is_hole = background & (area[key] <= max_area).view(n, c, h, w) & (open_edges[key] == 0).view(n, c, h, w)
-    return torch.where(is_hole, HOLE_FILL_LOGIT, mask_logits)
+    return region & (area[key] <= max_area).view(n, c, h, w) & (open_edges[key] == 0).view(n, c, h, w)
 
 
 def keep_highest_object(mask_logits: torch.Tensor) -> torch.Tensor:

@@ -28,6 +28,7 @@ from rclpy.parameter import Parameter
 
 import sam2_core
 from sam2_ros.demo_planner import DemoPlanner, DemoReport
+from sam2_ros.object_discovery import make_mask_generator
 from sam2_ros.tracker_factory import make_tracker
 from sam2_ros.tracker_node import TrackerNode
 from sam2_ros.video_source import VideoSourceNode
@@ -47,6 +48,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=5, help="synthetic scene seed (default 5)")
     parser.add_argument("--objects", type=int, default=4, help="objects; the last is added later (default 4)")
     parser.add_argument("--scenario", default="random", help="synthetic scenario (default random)")
+    parser.add_argument("--auto", action="store_true",
+                        help="no scripted prompts: call the tracker's ~/segment_everything once on the first frame;"
+                        " the report matches what was found to the scene's objects by IoU")  # fmt: skip
     parser.add_argument("--width", type=int, default=640)
     parser.add_argument("--height", type=int, default=480)
     parser.add_argument("--late-frame", type=int, default=-1, help="frame adding the last object (-1: frames/3)")
@@ -83,10 +87,16 @@ def _wait(predicate, timeout: float, step: float = 0.01) -> bool:
     return True
 
 
-def run_demo(args: argparse.Namespace, *, tracker_factory: Callable[[Any], Any] = make_tracker) -> DemoReport:
+def run_demo(
+    args: argparse.Namespace,
+    *,
+    tracker_factory: Callable[[Any], Any] = make_tracker,
+    mask_generator_factory: Callable[[Any, Any], Any] = make_mask_generator,
+) -> DemoReport:
     """Build the graph, stream ``args.frames`` frames through it, return the planner's report.
 
-    ``tracker_factory`` builds the tracker from the node's parameters (tests pass a fake one).
+    ``tracker_factory`` builds the tracker from the node's parameters, ``mask_generator_factory``
+    the automatic mask generator of ``--auto`` (tests pass fake ones).
 
     Raises RuntimeError with a reason when the graph does not come up or stops answering.
     """
@@ -117,6 +127,7 @@ def run_demo(args: argparse.Namespace, *, tracker_factory: Callable[[Any], Any] 
         nodes.append(source)
         tracker = TrackerNode(
             tracker_factory=tracker_factory,
+            mask_generator_factory=mask_generator_factory,
             context=context,
             parameter_overrides=[
                 Parameter("model", value=args.model),
@@ -135,7 +146,8 @@ def run_demo(args: argparse.Namespace, *, tracker_factory: Callable[[Any], Any] 
             parameter_overrides=[*scene, Parameter("late_frame", value=args.late_frame),
                                  Parameter("output_dir", value=args.output_dir),
                                  Parameter("auto_finish", value=False),
-                                 Parameter("score_depth", value=bool(args.depth))],
+                                 Parameter("score_depth", value=bool(args.depth)),
+                                 Parameter("auto", value=args.auto)],
         )  # fmt: skip
         nodes.append(planner)
         for node in nodes:
@@ -163,6 +175,7 @@ def run_demo(args: argparse.Namespace, *, tracker_factory: Callable[[Any], Any] 
                     )
                 )
                 and planner.client.service_is_ready()
+                and (not args.auto or planner.segment_client.service_is_ready())
             ),
             30.0,
         )

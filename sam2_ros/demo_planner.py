@@ -32,7 +32,9 @@ from sam2_ros.demo_scoring import (
     DemoScore,
     OverlayRecorder,
     PositionScore,
+    match_objects,
     percentile,
+    relabel,
     score_positions,
     score_tracking,
     snapshot_indices,
@@ -43,7 +45,7 @@ from sam2_ros.image_conversion import image_to_array, image_to_rgb
 from sam2_ros.msg import Prompt, TrackedObjectArray
 from sam2_ros.node_main import run_node
 from sam2_ros.prompts import stamp_to_ns
-from sam2_ros.srv import AddPrompt
+from sam2_ros.srv import AddPrompt, SegmentEverything
 
 
 @dataclass(frozen=True)
@@ -130,6 +132,7 @@ class DemoReport:
     video_frames: int = 0
     png_paths: list[str] = field(default_factory=list)
     positions: PositionScore | None = None  # with score_depth: 3-D positions against the truth
+    notes: list[str] = field(default_factory=list)  # e.g. what segment_everything found (--auto)
 
     def lines(self) -> list[str]:
         s = self.score
@@ -141,6 +144,7 @@ class DemoReport:
         ]
         if self.positions is not None:
             out.append(self.positions.line())
+        out += self.notes
         if self.video_path:
             out.append(f"overlay: {self.video_path} ({self.video_frames} frames); PNGs: {', '.join(self.png_paths)}")
         out += [f"failure: {f}" for f in self.failures]
@@ -169,6 +173,11 @@ PARAMETERS: dict[str, tuple[Any, str]] = {
         " use_depth, video_source with publish_depth)",
     ),
     "fov_deg": (60.0, "field of view of the video_source's pinhole camera_info (as the video_source's)"),
+    "auto": (
+        False,
+        "call <tracker>/segment_everything once on the first frame instead of the scripted prompts;"
+        " the score matches what was found to the scene's objects by IoU",
+    ),
 }
 
 
@@ -187,7 +196,10 @@ class DemoPlanner(Node):
         self.scene = SyntheticScene(p["seed"], config)
         self.num_frames = config.num_frames
         late = p["late_frame"] if p["late_frame"] >= 0 else self.num_frames // 3
-        self.schedule = demo_schedule(p["num_objects"], late)
+        self.auto = bool(p["auto"])
+        self.schedule = [] if self.auto else demo_schedule(p["num_objects"], late)
+        self.auto_frame: int | None = None  # the frame segment_everything ran on (auto)
+        self.auto_reply: Any = None
         self.min_area_px = p["min_area_px"]
         self.via_service = p["prompt_via"] == "service"
         self.names = {k + 1: obj.shape for k, obj in enumerate(self.scene.objects)}
@@ -216,6 +228,7 @@ class DemoPlanner(Node):
         self.image_sub = self.create_subscription(Image, "image", self._on_image, reliable)
         self.label_sub = self.create_subscription(Image, f"{tracker}/label_image", self._on_label, reliable)
         self.client = self.create_client(AddPrompt, f"{tracker}/add_prompt")
+        self.segment_client = self.create_client(SegmentEverything, f"{tracker}/segment_everything")
         self.prompt_pub = self.create_publisher(Prompt, f"{tracker}/prompts", 10)
         self.objects_sub = None
         if self.score_depth:
@@ -267,10 +280,15 @@ class DemoPlanner(Node):
             areas = masks.reshape(len(masks), -1).sum(axis=1)
             due = due_prompts(self.schedule, index, self._sent, areas, self.min_area_px)
             self._sent.update(p.object_id for p in due)
-            self._pending[index] = len(due)
+            segment = self.auto and self.auto_frame is None
+            if segment:
+                self.auto_frame = index
+            self._pending[index] = len(due) + int(segment)
             self._lock.notify_all()
         for planned in due:
             self._send(planned, masks[planned.object_id - 1], msg.header, index)
+        if segment:
+            self._segment_everything(index)
 
     def _on_objects(self, msg: TrackedObjectArray) -> None:
         with self._lock:
@@ -317,6 +335,51 @@ class DemoPlanner(Node):
 
         future.add_done_callback(done)
 
+    def _segment_everything(self, index: int) -> None:
+        future = self.segment_client.call_async(SegmentEverything.Request())
+
+        def done(f: Any) -> None:
+            with self._lock:
+                if f.exception() is not None:
+                    self.failures.append(f"segment_everything on frame {index}: {f.exception()}")
+                elif not f.result().success:
+                    self.failures.append(f"segment_everything on frame {index}: {f.result().message}")
+                else:
+                    self.auto_reply = f.result()
+                    self.get_logger().info(f"segment_everything on frame {index}: {f.result().message}")
+                self._pending[index] -= 1
+                self._lock.notify_all()
+
+        future.add_done_callback(done)
+
+    def _auto_score(self, labels: dict[int, np.ndarray], failures: list[str]) -> tuple[DemoScore, dict, list[str]]:
+        """Match the tracks segment_everything started to the scene (on the next frame) and score them."""
+        seeded, later = (
+            self.auto_frame,
+            [t for t in sorted(labels) if self.auto_frame is not None and t > self.auto_frame],
+        )
+        if seeded is None or not later:
+            failures.append("segment_everything was not called, or no frame followed it")
+            return score_tracking({}, lambda t: self.scene.frame(t)[1], {}), {}, []
+        first = later[0]
+        found = match_objects(labels[first], self.scene.frame(first)[1])
+        mapping = {track: scene_id for scene_id, (track, _) in found.items()}
+        relabelled = {t: relabel(image, mapping) for t, image in labels.items()}
+        prompted = {scene_id: seeded for scene_id in found}
+        score = score_tracking(relabelled, lambda t: self.scene.frame(t)[1], prompted)
+        reply = self.auto_reply
+        added = [int(i) for i in reply.object_ids] if reply is not None else []
+        pairs = ", ".join(f"{k} -> track {t} (IoU {iou:.2f})" for k, (t, iou) in found.items()) or "none"
+        notes = [
+            f"segment_everything on frame {seeded}: {reply.message if reply is not None else 'no answer'}",
+            f"found {len(found)} of {len(self.scene.obj_ids)} scene objects (IoU >= 0.5 on frame {first}): {pairs};"
+            f" other tracks: {sorted(set(added) - set(mapping))}",
+        ]
+        missing = [int(k) for k in self.scene.obj_ids if int(k) not in found]
+        if missing:
+            failures.append(f"scene objects not found by segment_everything: {missing}")
+        return score, prompted, notes
+
     def _answered(self, object_id: int, index: int, error: str | None) -> None:
         with self._lock:
             if error is None:
@@ -358,10 +421,14 @@ class DemoPlanner(Node):
                 return self.report
             if self.recorder is not None:
                 self.recorder.close()
-            score = score_tracking(dict(self.labels), lambda t: self.scene.frame(t)[1], dict(self.prompted_at))
+            failures = list(self.failures)
+            prompts, notes = dict(self.prompted_at), []
+            if self.auto:
+                score, prompts, notes = self._auto_score(dict(self.labels), failures)
+            else:
+                score = score_tracking(dict(self.labels), lambda t: self.scene.frame(t)[1], dict(self.prompted_at))
             span = (self._label_times[-1] - self._image_times[min(self.labels)]) if self.labels else 0.0
             fps = (len(self.labels) - 1) / span if len(self.labels) > 1 and span > 0 else math.nan
-            failures = list(self.failures)
             missing = sorted(p.object_id for p in self.schedule if p.object_id not in self.prompted_at)
             if missing:
                 failures.append(f"objects never prompted: {missing}")
@@ -379,8 +446,9 @@ class DemoPlanner(Node):
                 latency_p50_ms=percentile(self.latencies_ms, 50),
                 frames_tracked=len(self.labels),
                 frames_published=frames_published if frames_published is not None else self._images_seen,
-                prompts=dict(self.prompted_at),
+                prompts=prompts,
                 failures=failures,
+                notes=notes,
                 video_path=self.recorder.video_path if self.recorder else "",
                 video_frames=self.recorder.frames if self.recorder else 0,
                 png_paths=[os.path.basename(p) for p in self.recorder.png_paths] if self.recorder else [],

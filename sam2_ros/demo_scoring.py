@@ -139,6 +139,37 @@ def score_positions(
     )  # fmt: skip
 
 
+def match_objects(labels: np.ndarray, truth: np.ndarray, min_iou: float = 0.5) -> dict[int, tuple[int, float]]:
+    """Scene objects found among the tracks: scene id -> (track id, IoU), one to one, IoU >= ``min_iou``.
+
+    labels: ``H x W`` label image (pixel = track id); truth: ``K x H x W`` bool masks of scene objects
+    1..K. Pairs are taken greedily, best IoU first (at IoU > 0.5 a match is unique anyway).
+    """
+    pairs = []
+    for track_id in (int(i) for i in np.unique(labels) if i != 0):
+        region = labels == track_id
+        for k, mask in enumerate(np.asarray(truth, dtype=bool)):
+            union = np.count_nonzero(region | mask)
+            iou = np.count_nonzero(region & mask) / union if union else 0.0
+            if iou >= min_iou:
+                pairs.append((iou, k + 1, track_id))
+    found: dict[int, tuple[int, float]] = {}
+    used: set[int] = set()
+    for iou, scene_id, track_id in sorted(pairs, reverse=True):
+        if scene_id not in found and track_id not in used:
+            found[scene_id] = (track_id, float(iou))
+            used.add(track_id)
+    return dict(sorted(found.items()))
+
+
+def relabel(labels: np.ndarray, mapping: Mapping[int, int]) -> np.ndarray:
+    """A label image with track ids replaced by scene ids (``mapping``: track id -> scene id; others -> 0)."""
+    table = np.zeros(int(max(labels.max(initial=0), max(mapping, default=0))) + 1, dtype=np.uint16)
+    for track_id, scene_id in mapping.items():
+        table[track_id] = scene_id
+    return table[labels]
+
+
 def percentile(values: Sequence[float], q: float) -> float:
     """The q-th percentile (0..100) of ``values``; NaN when there are none."""
     return float(np.percentile(np.asarray(values, dtype=np.float64), q)) if len(values) else math.nan

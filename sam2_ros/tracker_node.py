@@ -18,7 +18,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from diagnostic_msgs.msg import DiagnosticArray
+from diagnostic_msgs.msg import DiagnosticArray, KeyValue
 from geometry_msgs.msg import Point, PointStamped
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
@@ -34,6 +34,7 @@ from sam2_ros.depth_io import DepthInput
 from sam2_ros.image_conversion import ImageConversionError, compressed_to_rgb, image_to_rgb
 from sam2_ros.msg import Prompt, TrackedObject
 from sam2_ros.node_main import run_node
+from sam2_ros.object_discovery import GeneratorFactory, ObjectDiscovery, make_mask_generator
 from sam2_ros.output_publisher import OutputPublisher
 from sam2_ros.pipeline_stats import PipelineStats, StatsSnapshot, diagnostic_status
 from sam2_ros.prompts import (
@@ -44,7 +45,7 @@ from sam2_ros.prompts import (
     stamp_to_ns,
     validate_prompt,
 )
-from sam2_ros.srv import AddPrompt, RemoveObject
+from sam2_ros.srv import AddPrompt, RemoveObject, SegmentEverything
 from sam2_ros.tracker_factory import make_tracker, release_device_memory
 from sam2_ros.tracker_parameters import (
     PARAMETERS_BY_NAME,
@@ -98,17 +99,21 @@ class TrackerNode(LifecycleNode):
     configure loads the model (FAILURE keeps the node unconfigured and alive); activate
     subscribes and warms up; deactivate stops processing and frees cached device memory
     (objects are kept); cleanup drops the model. ``tracker_factory(params)`` builds the
-    tracker (tests pass a fake one).
+    tracker (tests pass a fake one); ``mask_generator_factory(tracker, settings)`` builds the
+    automatic mask generator of ~/segment_everything and discovery (object_discovery).
     """
 
     def __init__(
         self,
         *,
         tracker_factory: Callable[[TrackerParams], Any] = make_tracker,
+        mask_generator_factory: GeneratorFactory = make_mask_generator,
         node_name: str = "sam2_tracker",
         **kwargs: Any,
     ) -> None:
         self._tracker_factory = tracker_factory
+        self._mask_generator_factory = mask_generator_factory
+        self._discovery: ObjectDiscovery | None = None  # segment everything, discovery, forgetting
         self._params: TrackerParams | None = None  # as read by the last configure / activate
         self._session: TrackingSession | None = None
         self._worker: TrackingWorker | None = None
@@ -205,6 +210,11 @@ class TrackerNode(LifecycleNode):
         self._params = params
         self._session = TrackingSession(tracker)
         self._worker = TrackingWorker(self._process_frame, on_frame_error=self._on_frame_error)
+        self._discovery = ObjectDiscovery(
+            self._session, live=self._live, max_objects=params.max_objects, reason=_reason, log=log,
+            call_worker=lambda command: self._call_worker(command, True), warn_throttled=self._warn_throttled,
+            generator_factory=self._mask_generator_factory,
+        )  # fmt: skip
         self._worker.start()
         self._outputs = OutputPublisher(self, self._live)
         self._create_services()
@@ -291,6 +301,9 @@ class TrackerNode(LifecycleNode):
             self.create_service(AddPrompt, "~/add_prompt", self._on_add_prompt, callback_group=group),
             self.create_service(RemoveObject, "~/remove_object", self._on_remove_object, callback_group=group),
             self.create_service(Trigger, "~/reset", self._on_reset, callback_group=group),
+            self.create_service(
+                SegmentEverything, "~/segment_everything", self._discovery.on_segment_everything, callback_group=group
+            ),
         ]
 
     def _image_topic(self, params: TrackerParams) -> str:
@@ -353,6 +366,7 @@ class TrackerNode(LifecycleNode):
         for server in self._servers:
             self.destroy_service(server)
         self._outputs, self._servers, self._session, self._params = None, [], None, None
+        self._discovery = None
         release_device_memory()
 
     # --- inputs (executor threads: convert and hand over, nothing more) ------------------
@@ -420,6 +434,7 @@ class TrackerNode(LifecycleNode):
     def _process_frame(self, frame: Frame) -> None:
         result = self._session.track(frame)
         self._publish_result(frame, result)
+        self._discovery.after_frame(frame, result)  # forgetting, and discovery when it is due
 
     def _on_frame_error(self, error: BaseException) -> None:
         self._stats.rejected()
@@ -566,6 +581,9 @@ class TrackerNode(LifecycleNode):
             image_topic=self._image_topic(self._params),
             stale_after_s=NO_INPUT_WARNING_S,
         )
+        discovery = self._discovery
+        if discovery is not None:
+            status.values += [KeyValue(key=k, value=str(v)) for k, v in discovery.diagnostic_values().items()]
         header = Header(stamp=self.get_clock().now().to_msg())
         outputs.publish_diagnostics(DiagnosticArray(header=header, status=[status]))
 

@@ -119,6 +119,32 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
     ParameterSpec("autostart", True, "startup",
                   "Configure and activate at start. False: wait for lifecycle transitions"
                   " (ros2 lifecycle set /sam2_tracker configure)."),
+    # --- segment everything (~/segment_everything), discovery and forgetting (object_discovery) ---
+    ParameterSpec("auto_points_per_side", 16, "live",
+                  "Clicks per side of the grid the automatic mask generator segments the image from"
+                  " (auto_points_per_side**2 clicks) for ~/segment_everything and discovery.", low=1, high=256),
+    ParameterSpec("auto_points_per_batch", 64, "live",
+                  "Clicks the mask generator decodes at once (more is faster and needs more device memory).",
+                  low=1, high=4096),
+    ParameterSpec("auto_pred_iou_thresh", 0.7, "live",
+                  "Keep generated masks whose predicted IoU is above this (0 = no filter).", low=0.0, high=1.0),
+    ParameterSpec("auto_stability_score_thresh", 0.85, "live",
+                  "Keep generated masks at least this stable under a change of the logit threshold (0 = no"
+                  " filter).", low=0.0, high=1.0),
+    ParameterSpec("auto_min_area_px", 100, "live",
+                  "Generated masks smaller than this many pixels are not added as objects.", low=0, high=100_000_000),
+    ParameterSpec("auto_max_area_fraction", 0.5, "live",
+                  "Generated masks larger than this fraction of the image (floors, walls) are not added.",
+                  low=0.001, high=1.0),
+    ParameterSpec("auto_max_overlap", 0.5, "live",
+                  "A generated mask with at least this fraction of its pixels owned by tracked objects is"
+                  " taken as already tracked and not added.", low=0.001, high=1.0),
+    ParameterSpec("discover_period_s", 0.0, "live",
+                  "Every this many seconds of image time, segment the latest image and track what is new"
+                  " (objects entering the view); 0 = off.", low=0.0, high=1e6),
+    ParameterSpec("forget_after_frames", 0, "live",
+                  "Remove an object reported absent (score <= 0) this many tracked frames in a row; 0 = never.",
+                  low=0, high=1_000_000),
 )  # fmt: skip
 
 PARAMETERS_BY_NAME = {spec.name: spec for spec in PARAMETERS}
@@ -158,6 +184,16 @@ class TrackerParams:
     publish_tf: bool
     tf_prefix: str
     autostart: bool
+    # segment everything, discovery and forgetting
+    auto_points_per_side: int
+    auto_points_per_batch: int
+    auto_pred_iou_thresh: float
+    auto_stability_score_thresh: float
+    auto_min_area_px: int
+    auto_max_area_fraction: float
+    auto_max_overlap: float
+    discover_period_s: float
+    forget_after_frames: int
 
 
 def default_params(**overrides: Any) -> TrackerParams:

@@ -92,13 +92,16 @@ class Harness:
 
     count = 0
 
-    def __init__(self, ros: Ros, factory: Callable[[Any], Any], **params: Any) -> None:
+    def __init__(
+        self, ros: Ros, factory: Callable[[Any], Any], node_kwargs: dict[str, Any] | None = None, **params: Any
+    ) -> None:
         Harness.count += 1
         self.ros = ros
         self.ns = f"/t{os.getpid()}_{Harness.count}"
         settings = {"autostart": False, "warmup": False, **params}
         self.node = TrackerNode(
             tracker_factory=factory,
+            **(node_kwargs or {}),  # e.g. mask_generator_factory
             namespace=self.ns,
             context=ros.context,
             parameter_overrides=[Parameter(k, value=v) for k, v in settings.items()],

@@ -260,6 +260,36 @@ def test_demo_with_an_oracle_tracker_scores_exactly_one(tmp_path):
     assert parse_summary_line(report.lines()[-1])["J&F"] == 1.0
 
 
+def test_auto_demo_with_an_oracle_generator_finds_and_scores_every_object(tmp_path):
+    # --auto: no scripted prompts; segment_everything on frame 0 with a generator that returns the
+    # scene's true masks (best first, in scene order, so the oracle tracker's ids are the scene's)
+    # and a floor-sized mask, which the node skips
+    args = parse_args([*demo_argv(tmp_path, 6), "--auto"])
+    scene = SyntheticScene(args.seed, scene_config(width=192, height=144, num_frames=6, num_objects=4))
+    calls = []
+
+    def factory(params: SimpleNamespace) -> OracleTracker:
+        return OracleTracker(scene, max_objects=params.max_objects)
+
+    def generator_factory(tracker: OracleTracker, settings):
+        def generate(rgb):
+            calls.append(tracker.frame_index)
+            truth = scene.frame(tracker.frame_index)[1]
+            floor = np.ones(truth.shape[1:], bool)
+            records = [{"segmentation": m, "area": int(m.sum()), "predicted_iou": 0.9 - 0.01 * k}
+                       for k, m in enumerate(truth)]  # fmt: skip
+            return [*records, {"segmentation": floor, "area": int(floor.sum()), "predicted_iou": 0.99}]
+
+        return generate
+
+    report = run_demo(args, tracker_factory=factory, mask_generator_factory=generator_factory)
+    assert calls == [0]
+    assert report.failures == [] and report.prompts == {1: 0, 2: 0, 3: 0, 4: 0}
+    assert report.score.jf == 1.0 and report.score.frames_scored == {1: 5, 2: 5, 3: 5, 4: 5}
+    text = "\n".join(report.lines())
+    assert "found 4 of 4 scene objects" in text and "added 4 object(s) [1, 2, 3, 4]" in text and "1 too large" in text
+
+
 def test_planner_as_a_node_follows_a_free_running_source_and_logs_the_summary(tmp_path):
     # the launch file's graph: the source on its own timer, the planner finishing by itself
     scene_values = {"seed": 2, "num_objects": 2, "width": 96, "height": 72, "num_frames": 6}
@@ -324,6 +354,16 @@ def test_make_demo_as_shipped_meets_the_acceptance_bar(tmp_path, capsys):
     assert values["J&F"] >= 0.85, out[-3:]
 
 
+def test_auto_demo_with_the_shipped_nano_finds_and_tracks_every_object(tmp_path, capsys):
+    """`make demo`'s scene (seed 5, 640 x 480, 4 objects) with --auto, on its first 24 frames: every
+    object found by segment_everything on frame 0 and tracked with J&F >= 0.8 (the acceptance bar)."""
+    argv = ["--auto", "--frames", "24", "--output-dir", str(tmp_path / "demo_output"), "--domain-id", str(DOMAIN_ID)]
+    assert main(argv) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert any("found 4 of 4 scene objects" in line for line in out), out[-6:]
+    assert parse_summary_line(out[-1])["J&F"] >= 0.8, out[-6:]
+
+
 def test_demo_fails_with_a_clear_message_when_the_model_cannot_load(tmp_path, capsys):
     argv = [*demo_argv(tmp_path, 3), "--checkpoint", str(tmp_path / "missing.pt")]
     assert main(argv) == 1
@@ -340,6 +380,7 @@ def test_demo_launch_file_declares_its_arguments_and_starts_installed_executable
 
     declared = {c.args[0].value for c in named("DeclareLaunchArgument")}
     assert {
+        "auto",
         "rviz",
         "model",
         "checkpoint",
