@@ -92,7 +92,13 @@ class Harness:
 
     count = 0
 
-    def __init__(self, ros: Ros, factory: Callable[[Any], Any], **params: Any) -> None:
+    def __init__(
+        self,
+        ros: Ros,
+        factory: Callable[[Any], Any],
+        detector_factory: Callable[[Any], Any] | None = None,
+        **params: Any,
+    ) -> None:
         Harness.count += 1
         self.ros = ros
         self.ns = f"/t{os.getpid()}_{Harness.count}"
@@ -102,6 +108,7 @@ class Harness:
             namespace=self.ns,
             context=ros.context,
             parameter_overrides=[Parameter(k, value=v) for k, v in settings.items()],
+            **({"detector_factory": detector_factory} if detector_factory is not None else {}),
         )
         ros.executor.add_node(self.node)
         probe, base = ros.probe, f"{self.ns}/sam2_tracker"
