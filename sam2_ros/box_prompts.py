@@ -4,8 +4,9 @@
 
 Shared by text prompts (an open-vocabulary detector's boxes) and the detections bridge (any ROS
 detector's boxes). Runs on the worker thread with the node's TrackingSession; no rclpy. Tracked
-objects' boxes come from the label image (``sam2_ros.outputs``), the same boxes every output
-publishes, so "already tracked" means what a planner reading ``~/objects`` would conclude.
+objects' boxes come from the label image (``sam2_ros.outputs``), the pixels every output
+publishes, less stray specks, so "already tracked" means what a planner reading ``~/objects``
+would conclude.
 """
 
 from __future__ import annotations
@@ -87,15 +88,29 @@ def box_iou(a: Sequence[float], b: Sequence[float]) -> float:
     return inter / union if union > 0 else 0.0
 
 
-def label_boxes(labels: np.ndarray, obj_ids: Sequence[int]) -> dict[int, Box]:
-    """Box of each id that owns pixels in an H x W label image (as ``outputs.object_geometry``'s bbox:
-    x_max, y_max one past the last pixel); ids without pixels are left out."""
+SPECK_FRACTION = 0.05  # parts of an object smaller than this share of its largest part are specks
+
+
+def label_boxes(labels: np.ndarray, obj_ids: Sequence[int], speck_fraction: float = SPECK_FRACTION) -> dict[int, Box]:
+    """Box of each id that owns pixels in an H x W label image, as ``outputs.object_geometry``'s bbox
+    (x_max, y_max one past the last pixel) but without specks: connected parts smaller than
+    ``speck_fraction`` of the object's largest part are left out, so a few stray pixels across the
+    image (which trackers do leave) do not blow a box up and hide the object from matching.
+    Ids without pixels are left out.
+    """
     boxes: dict[int, Box] = {}
     for object_id in obj_ids:
         region = (labels == object_id).view(np.uint8)
-        x, y, w, h = cv2.boundingRect(region)
-        if w > 0 and h > 0:
-            boxes[int(object_id)] = (float(x), float(y), float(x + w), float(y + h))
+        count, _, stats, _ = cv2.connectedComponentsWithStats(region, connectivity=8)
+        if count <= 1:
+            continue
+        parts = stats[1:]
+        kept = parts[parts[:, cv2.CC_STAT_AREA] >= speck_fraction * parts[:, cv2.CC_STAT_AREA].max()]
+        x0 = kept[:, cv2.CC_STAT_LEFT]
+        y0 = kept[:, cv2.CC_STAT_TOP]
+        x1 = x0 + kept[:, cv2.CC_STAT_WIDTH]
+        y1 = y0 + kept[:, cv2.CC_STAT_HEIGHT]
+        boxes[int(object_id)] = (float(x0.min()), float(y0.min()), float(x1.max()), float(y1.max()))
     return boxes
 
 

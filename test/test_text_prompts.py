@@ -82,15 +82,20 @@ def test_box_iou():
     assert box_iou([0, 0, 0, 0], [0, 0, 0, 0]) == 0.0
 
 
-def test_label_boxes_are_the_boxes_every_output_publishes():
+def test_label_boxes_are_the_boxes_every_output_publishes_without_specks():
     labels = np.zeros((30, 40), np.uint16)
     labels[3:9, 5:12] = 2
     labels[20:25, 30:40] = 7
-    labels[10, 10] = 7  # one stray pixel widens 7's box, as it does in ~/objects
+    labels[18:20, 31:33] = 7  # a second part touching it diagonally: part of the object
     boxes = label_boxes(labels, [2, 7, 9])
     assert set(boxes) == {2, 7}
     for object_id, box in boxes.items():
         assert box == object_geometry(labels, object_id).bbox
+    labels[0, 39] = 2  # one stray pixel far away (1 of 43 pixels): ~/objects' box takes it in, matching does not
+    assert object_geometry(labels, 2).bbox == (5.0, 0.0, 40.0, 9.0)
+    assert label_boxes(labels, [2])[2] == (5.0, 3.0, 12.0, 9.0)
+    labels[26:30, 0:3] = 2  # 12 pixels: a real part (over 5% of the largest), kept; the speck is not
+    assert label_boxes(labels, [2])[2] == (0.0, 3.0, 12.0, 30.0)
 
 
 def test_candidates_match_tracked_objects_of_their_label_once_and_duplicates_collapse():
