@@ -4,7 +4,8 @@
 
 An open-vocabulary detector (``sam2_core.detection``, built by ``detector_factory`` from the
 ``detector_model`` parameter) finds the phrases on the latest image; each new box starts an
-object through the shared BoxPrompter. The detector is loaded, run and its boxes applied on the
+object through the shared BoxPrompter. The detector is built on a loader thread (a large model
+or a download must not stall tracking), then warmed up, run and its boxes applied on the
 tracking worker only; the executor threads parse requests and wait for answers. Continuous
 phrases are re-detected after a tracked frame once ``text_redetect_period_s`` of image time has
 passed since the last detection.
@@ -12,10 +13,12 @@ passed since the last detection.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from std_msgs.msg import String
 from std_srvs.srv import Trigger
@@ -23,6 +26,7 @@ from std_srvs.srv import Trigger
 from sam2_ros.box_prompts import BoxCandidate, BoxOutcome, BoxPromptError
 from sam2_ros.srv import TrackText
 from sam2_ros.text_prompts import ActivePhrases, TextPromptError, check_threshold, parse_phrases
+from sam2_ros.tracking_worker import WorkerStopped
 
 SERVICE_TIMEOUT_S = 120.0  # as the node's other services: a CPU detector plus the tracker take seconds
 WARMUP_SIZE = 64
@@ -61,15 +65,17 @@ class TextPromptServer:
         # worker-side state
         self.detector: Any = None
         self._detector_problem = "text prompts are not configured"
+        self._generation = 0  # bumped by configure and cleanup: a late loader result is dropped
         self.active = ActivePhrases()
         self._frame_clock_ns = 0
         self._last_warnings: dict[str, float] = {}
 
     # --- lifecycle (executor threads) ------------------------------------------------------
     def configure(self, params: Any, worker: Any, outputs: Any, boxes: Any, callback_group: Any) -> None:
-        """Create the services; queue the detector's loading (and one warm-up run) on the worker."""
+        """Create the services; start loading the detector (then one warm-up run on the worker)."""
         self._worker, self._outputs, self._boxes, self._max_objects = worker, outputs, boxes, params.max_objects
         self.detector, self.active = None, ActivePhrases()
+        self._generation += 1
         node = self._node
         self._servers = [
             node.create_service(TrackText, "~/track_text", self._on_track_text, callback_group=callback_group),
@@ -82,8 +88,11 @@ class TextPromptServer:
                 " configure again"
             )
             return
-        self._detector_problem = f"the detector '{params.detector_model}' is still loading"
-        worker.submit(lambda: self._load(params))
+        self._detector_problem = f"the detector '{params.detector_model}' is still loading; try again shortly"
+        loader = threading.Thread(
+            target=self._load, args=(params, worker, self._generation), name="sam2_detector_loader", daemon=True
+        )
+        loader.start()
 
     def activate(self, callback_group: Any) -> None:
         qos = QoSProfile(depth=10, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.RELIABLE)
@@ -103,22 +112,26 @@ class TextPromptServer:
         self._servers, self._worker, self._outputs, self._boxes = [], None, None, None
         self.detector, self.active = None, ActivePhrases()
         self._detector_problem = "text prompts are not configured"
+        self._generation += 1
 
     # --- worker side -------------------------------------------------------------------------
-    def _load(self, params: Any) -> None:
+    def _load(self, params: Any, worker: Any, generation: int) -> None:
+        """Loader thread: build the detector, run it once on the worker (so it fails now, not later)."""
         log = self._node.get_logger()
         started = time.monotonic()
+        blank = np.zeros((WARMUP_SIZE, WARMUP_SIZE, 3), dtype=np.uint8)
         try:
             detector = self._factory(params)
-            import numpy as np
-
-            blank = np.zeros((WARMUP_SIZE, WARMUP_SIZE, 3), dtype=np.uint8)
-            detector.detect(blank, ["object"], box_threshold=1.0, text_threshold=1.0)  # fails now, not later
+            worker.call(lambda: detector.detect(blank, ["object"], box_threshold=1.0, text_threshold=1.0))
+        except WorkerStopped:
+            return  # cleaned up meanwhile
         except Exception as error:
-            self._detector_problem = (
-                f"text prompts are off: cannot use detector_model '{params.detector_model}': {_reason(error)}"
-            )
-            log.error(self._detector_problem)
+            problem = f"text prompts are off: cannot use detector_model '{params.detector_model}': {_reason(error)}"
+            if generation == self._generation:
+                self._detector_problem = problem
+                log.error(problem)
+            return
+        if generation != self._generation:
             return
         self.detector = detector
         log.info(f"text prompts: detector '{params.detector_model}' ready in {time.monotonic() - started:.1f} s")

@@ -91,6 +91,7 @@ def test_continuous_text_tracks_every_ellipse_including_one_that_enters_later(ro
     text_client = ros.probe.create_client(TrackText, f"{h.ns}/sam2_tracker/track_text")
     try:
         h.start()
+        h.wait_log("text prompts: detector 'scripted' ready")
         labels: dict[int, np.ndarray] = {}
 
         def track(index: int, t: int) -> None:

@@ -93,6 +93,8 @@ def make(ros):
         if start:
             harness.start()
             wait_until(lambda: harness.text_pub.get_subscription_count() > 0, what="text_prompts matched")
+            if detector is not None and settings["detector_model"]:
+                harness.wait_log("text prompts: detector 'scripted' ready")  # loaded on its own thread
         return harness
 
     yield build
@@ -185,6 +187,37 @@ def test_a_detector_that_fails_to_load_leaves_the_node_running(make, tmp_path):
     assert "not a zero-shot object detector" in other.wait_log("text prompts are off")
     other.track(1)
     assert h.add_prompt(1, box=[2, 2, 10, 10]).success  # tracking and prompts go on
+
+
+def test_a_real_tiny_detector_through_the_default_factory(make, tmp_path):
+    from tiny_detectors import save_tiny_owlv2  # sets HF_HUB_OFFLINE=1
+
+    folder = save_tiny_owlv2(tmp_path / "owl")
+    h = make(detector_factory=make_detector, detector_model=str(folder), device="cpu")
+    h.wait_log(f"text prompts: detector '{folder}' ready", timeout=60)
+    h.track(1)
+    response = track_text(h, "red mug, bottle", box_threshold=0.01)  # random weights: boxes anywhere
+    assert response.success, response.message
+    assert response.object_ids and set(response.labels) <= {"red mug", "bottle"}
+    _, objects = h.track(2)
+    assert [o.id for o in objects.objects] == list(response.object_ids)
+
+
+def test_tracking_goes_on_while_the_detector_loads(make):
+    release = threading.Event()
+    detector = ScriptedDetector(BOTTLES)
+
+    def slow_factory(params):
+        assert release.wait(60)
+        return detector
+
+    h = make(detector_factory=slow_factory)
+    h.track(1)  # the loader thread is blocked: frames are still tracked
+    response = track_text(h, "bottle")
+    assert not response.success and "the detector 'scripted' is still loading" in response.message
+    release.set()
+    h.wait_log("text prompts: detector 'scripted' ready")
+    assert list(track_text(h, "bottle").object_ids) == [1, 2]
 
 
 def test_continuous_text_keeps_adding_new_instances_until_stop_text(make):
