@@ -333,3 +333,25 @@ def test_colcon_never_builds_the_vision_msgs_standin(tmp_path):
     assert (ROOT / "test" / "vision_msgs_standin" / "COLCON_IGNORE").exists()
     for name in ("package.xml", "CMakeLists.txt"):
         assert "vision_msgs" not in (ROOT / name).read_text(), f"{name} must not need vision_msgs"
+
+
+def test_new_parameters_are_checked_when_set(make):
+    h = make(ScriptedDetector(), start=False)
+    node = h.node
+
+    def outcome(name, value):
+        result = node.set_parameters([Parameter(name, value=value)])[0]
+        return result.successful, result.reason
+
+    assert outcome("detection_classes", ["person", "cup"]) == (True, "")
+    assert outcome("detection_classes", "person, cup") == (True, "")
+    ok, reason = outcome("detection_classes", 5)
+    assert not ok and "detection_classes must be a string array or a comma-separated string" in reason
+    ok, reason = outcome("detector_device", "gpu")
+    assert not ok and "detector_device must be empty (the tracker's device)" in reason
+    assert outcome("detector_device", "cuda:1") == (True, "")
+    assert not outcome("box_threshold", 1.5)[0] and not outcome("text_match_iou", -0.1)[0]
+    assert outcome("text_redetect_period_s", 0.0) == (True, "")
+    h.configure()
+    ok, reason = outcome("detector_model", "other")
+    assert not ok and "detector_model is read when configuring" in reason
