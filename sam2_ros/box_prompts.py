@@ -125,22 +125,22 @@ def match_candidates(
 ) -> list[tuple[BoxCandidate, int | None]]:
     """Pair candidates (best score first) with the tracked object each repeats, or None for a new one.
 
-    A candidate repeats the object with its label whose box overlaps it most, if that IoU is >=
-    ``match_iou``. Candidates taken as new join the tracked set, so two boxes of one thing do not
+    A candidate repeats the object with its label (ignoring case) whose box overlaps it most, if
+    that IoU is >= ``match_iou``. Candidates taken as new join the tracked set, so two boxes of one thing do not
     start two objects. Only the best candidate of each object is returned (the rest repeat it).
     """
-    pool: list[tuple[int | None, str, Sequence[float]]] = [(i, lab, box) for i, (lab, box) in tracked.items()]
+    pool = [(i, lab.casefold(), box) for i, (lab, box) in tracked.items()]
     taken: set[int] = set()
     planned: list[tuple[BoxCandidate, int | None]] = []
     for candidate in sorted(candidates, key=lambda c: -c.score):
-        best, best_iou = None, -1.0
+        best, best_iou, wanted = None, -1.0, candidate.label.casefold()
         for index, (_, label, box) in enumerate(pool):
-            if label == candidate.label:
+            if label == wanted:
                 iou = box_iou(candidate.box, box)
                 if iou >= match_iou and iou > best_iou:
                     best, best_iou = index, iou
         if best is None:
-            pool.append((None, candidate.label, candidate.box))
+            pool.append((None, wanted, candidate.box))
             taken.add(len(pool) - 1)
             planned.append((candidate, None))
         elif best not in taken:

@@ -111,6 +111,8 @@ def test_candidates_match_tracked_objects_of_their_label_once_and_duplicates_col
     # 0.7 repeats the new 0.8 bottle and 0.6 repeats object 1: neither is planned
     assert [(c.score, target) for c, target in planned] == [(0.95, None), (0.9, 1), (0.8, None)]
     assert match_candidates(candidates, tracked, match_iou=0.95)[1] == (candidates[0], None)  # stricter: new
+    shouted = [BoxCandidate((1, 0, 10, 10), "Bottle", 0.9)]
+    assert match_candidates(shouted, tracked, match_iou=0.5) == [(shouted[0], 1)]  # labels ignore case
 
 
 # --- BoxPrompter on a session ----------------------------------------------------------------
