@@ -28,9 +28,11 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Header
 from std_srvs.srv import Trigger
 
+from sam2_ros.box_prompts import BoxPrompter
 from sam2_ros.click_frames import ClickFrames
 from sam2_ros.click_geometry import CameraModel, project_click
 from sam2_ros.depth_io import DepthInput
+from sam2_ros.detections_bridge import DetectionsBridge
 from sam2_ros.image_conversion import ImageConversionError, compressed_to_rgb, image_to_rgb
 from sam2_ros.msg import Prompt, TrackedObject
 from sam2_ros.node_main import run_node
@@ -46,6 +48,7 @@ from sam2_ros.prompts import (
     validate_prompt,
 )
 from sam2_ros.srv import AddPrompt, RemoveObject, SegmentEverything
+from sam2_ros.text_prompt_server import TextPromptServer, make_detector
 from sam2_ros.tracker_factory import make_tracker, release_device_memory
 from sam2_ros.tracker_parameters import (
     PARAMETERS_BY_NAME,
@@ -100,7 +103,8 @@ class TrackerNode(LifecycleNode):
     subscribes and warms up; deactivate stops processing and frees cached device memory
     (objects are kept); cleanup drops the model. ``tracker_factory(params)`` builds the
     tracker (tests pass a fake one); ``mask_generator_factory(tracker, settings)`` builds the
-    automatic mask generator of ~/segment_everything and discovery (object_discovery).
+    automatic mask generator of ~/segment_everything and discovery (object_discovery);
+    ``detector_factory(params)`` the text prompts' detector.
     """
 
     def __init__(
@@ -108,6 +112,7 @@ class TrackerNode(LifecycleNode):
         *,
         tracker_factory: Callable[[TrackerParams], Any] = make_tracker,
         mask_generator_factory: GeneratorFactory = make_mask_generator,
+        detector_factory: Callable[[TrackerParams], Any] = make_detector,
         node_name: str = "sam2_tracker",
         **kwargs: Any,
     ) -> None:
@@ -128,7 +133,10 @@ class TrackerNode(LifecycleNode):
         self._stage = "unconfigured"
         self._warmed_up = False
         self._last_warnings: dict[str, float] = {}
+        self._boxes: BoxPrompter | None = None  # boxes to objects (text prompts, detections), worker only
         super().__init__(node_name, **kwargs)
+        self._text_prompts = TextPromptServer(self, detector_factory)
+        self._detections = DetectionsBridge(self)
         self._input_group = MutuallyExclusiveCallbackGroup()
         self._control_group = ReentrantCallbackGroup()
         self._depth_input = DepthInput(self)  # `depth` paired with the colour images (use_depth)
@@ -218,6 +226,9 @@ class TrackerNode(LifecycleNode):
         self._worker.start()
         self._outputs = OutputPublisher(self, self._live)
         self._create_services()
+        self._boxes = BoxPrompter(self._session)
+        self._text_prompts.configure(params, self._worker, self._outputs, self._boxes, self._control_group)
+        self._detections.configure(params, self._worker, self._boxes)
         self._stats.reset()
         self._warmed_up, self._camera_info = False, None
         self._stage = "inactive"
@@ -243,6 +254,8 @@ class TrackerNode(LifecycleNode):
         self._stage = "active"  # before subscribing: the first frame may arrive at once
         self._create_subscriptions(params)
         self._outputs.objects_3d.start(params.use_depth)
+        self._text_prompts.activate(self._control_group)
+        self._detections.activate(params, self._control_group)
         self._start_tf()
         if params.diagnostics_period_s > 0:
             self._diagnostics_timer = self.create_timer(
@@ -350,6 +363,8 @@ class TrackerNode(LifecycleNode):
         self._depth_input.stop()
         if self._outputs is not None:
             self._outputs.objects_3d.stop()
+        self._text_prompts.deactivate()
+        self._detections.deactivate()
         self._click_frames.stop()
         if self._diagnostics_timer is not None:
             self.destroy_timer(self._diagnostics_timer)
@@ -365,7 +380,9 @@ class TrackerNode(LifecycleNode):
             self._outputs.destroy()
         for server in self._servers:
             self.destroy_service(server)
-        self._outputs, self._servers, self._session, self._params = None, [], None, None
+        self._text_prompts.cleanup()
+        self._detections.cleanup()
+        self._outputs, self._servers, self._session, self._params, self._boxes = None, [], None, None, None
         self._discovery = None
         release_device_memory()
 
@@ -394,6 +411,7 @@ class TrackerNode(LifecycleNode):
         stamp = stamp_to_ns(header.stamp)
         if self._worker is None or self._stage != "active":
             return
+        self._detections.saw_image(stamp)
         frame = Frame(header, rgb, receipt_ns, stamp)
         if self._depth_input.active:
             self._depth_input.add_colour(frame)  # on to the worker with its depth: _deliver_with_depth
@@ -435,6 +453,8 @@ class TrackerNode(LifecycleNode):
         result = self._session.track(frame)
         self._publish_result(frame, result)
         self._discovery.after_frame(frame, result)  # forgetting, and discovery when it is due
+        self._boxes.note_frame()
+        self._text_prompts.after_frame(frame)  # continuous text prompts, when due
 
     def _on_frame_error(self, error: BaseException) -> None:
         self._stats.rejected()

@@ -26,6 +26,7 @@ class ParameterSpec:
     choices: tuple[str, ...] = ()
     low: float | None = None
     high: float | None = None
+    dynamic_typing: bool = False  # the value may change type (e.g. a string or a string array)
 
 
 DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
@@ -145,6 +146,36 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
     ParameterSpec("forget_after_frames", 0, "live",
                   "Remove an object reported absent (score <= 0) this many tracked frames in a row; 0 = never.",
                   low=0, high=1_000_000),
+    # --- text prompts (~/track_text, ~/text_prompts) and detector boxes (detections) ---
+    ParameterSpec("detector_model", "", "configure",
+                  "Open-vocabulary detector for text prompts: a local directory or a Hugging Face id of a"
+                  " transformers zero-shot object detector (Grounding DINO, OWLv2, OWL-ViT, OmDet-Turbo, LLMDet);"
+                  " empty = no text prompts."),
+    ParameterSpec("detector_device", "", "configure",
+                  "Device of the detector: empty = the tracker's (device), else auto, cpu, cuda or cuda:N."),
+    ParameterSpec("box_threshold", 0.3, "live",
+                  "Least detector score for a text detection to start an object (a request's own"
+                  " box_threshold overrides it).", low=0.0, high=1.0),
+    ParameterSpec("text_threshold", 0.25, "live",
+                  "Grounding DINO-like detectors: least token score for a phrase to name a box.",
+                  low=0.0, high=1.0),
+    ParameterSpec("text_match_iou", 0.5, "live",
+                  "A detection (text or detections topic) whose box overlaps a tracked object with the same"
+                  " label by at least this IoU is that object, not a new one.", low=0.0, high=1.0),
+    ParameterSpec("text_redetect_period_s", 1.0, "live",
+                  "Continuous text prompts: detect again after a tracked frame once this much image time has"
+                  " passed (0 = after every frame).", low=0.0, high=3600.0),
+    ParameterSpec("detections_enabled", False, "activate",
+                  "Subscribe to `detections` (vision_msgs/Detection2DArray, stamped like the images) and start a"
+                  " track for each new detection; needs vision_msgs."),
+    ParameterSpec("detection_classes", "", "live",
+                  "Class ids taken from `detections` (a string array, or one comma-separated string);"
+                  " empty = all.", dynamic_typing=True),
+    ParameterSpec("detection_min_score", 0.5, "live",
+                  "Least hypothesis score for a detection from `detections` to be used.", low=0.0, high=1.0),
+    ParameterSpec("detections_refresh", False, "live",
+                  "A detection that matches a tracked object of its class re-prompts that object with its box"
+                  " (false: it is ignored)."),
 )  # fmt: skip
 
 PARAMETERS_BY_NAME = {spec.name: spec for spec in PARAMETERS}
@@ -194,6 +225,17 @@ class TrackerParams:
     auto_max_overlap: float
     discover_period_s: float
     forget_after_frames: int
+    # text prompts and detector boxes
+    detector_model: str
+    detector_device: str
+    box_threshold: float
+    text_threshold: float
+    text_match_iou: float
+    text_redetect_period_s: float
+    detections_enabled: bool
+    detection_classes: Any
+    detection_min_score: float
+    detections_refresh: bool
 
 
 def default_params(**overrides: Any) -> TrackerParams:
@@ -204,6 +246,7 @@ def default_params(**overrides: Any) -> TrackerParams:
 def descriptor(spec: ParameterSpec) -> ParameterDescriptor:
     """The ParameterDescriptor a node declares ``spec`` with."""
     desc = ParameterDescriptor(description=spec.description, read_only=spec.when == "startup")
+    desc.dynamic_typing = spec.dynamic_typing
     desc.additional_constraints = {
         "configure": "Read when configuring; change it while unconfigured (cleanup first).",
         "activate": "Read when activating; change it while inactive.",
@@ -229,6 +272,12 @@ def check_value(name: str, value: Any) -> str | None:
         return f"{name} must be one of {', '.join(spec.choices)}; got '{value}'"
     if name == "device" and not DEVICE_PATTERN.match(str(value)):
         return f"device must be auto, cpu, mps, cuda or cuda:N; got '{value}'"
+    if name == "detector_device" and value and not DEVICE_PATTERN.match(str(value)):
+        return f"detector_device must be empty (the tracker's device), auto, cpu, mps, cuda or cuda:N; got '{value}'"
+    if name == "detection_classes" and not (
+        isinstance(value, str) or (isinstance(value, list | tuple) and all(isinstance(v, str) for v in value))
+    ):
+        return f"detection_classes must be a string array or a comma-separated string; got {value!r}"
     return None
 
 

@@ -10,7 +10,8 @@
 #   TORCH_SPEC="torch"       what to pip-install for PyTorch (default: CUDA build when an
 #                            NVIDIA driver is present, else the pinned CPU-tested version)
 #   TORCH_INDEX_URL=...      extra index for PyTorch, e.g. https://download.pytorch.org/whl/cpu
-#   SAM2_ROS_WITH_TESTS=0    skip test-only dependencies (Meta's reference, pytest, ruff)
+#   SAM2_ROS_WITH_TESTS=0    skip test-only dependencies (Meta's reference, pytest, ruff, transformers,
+#                            the vision_msgs stand-in)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -111,6 +112,29 @@ if [ "$(cat "$build_stamp" 2>/dev/null)" != "$src_hash" ] || ! (cd / && "$VPY" -
       --cmake-args -DPython3_EXECUTABLE="$VPY" -DBUILD_TESTING=OFF -Wno-dev) \
     > "$ROOT/build/colcon.log" 2>&1 || { tail -40 "$ROOT/build/colcon.log" >&2; die "colcon build failed (full log: build/colcon.log)"; }
   echo "$src_hash" > "$build_stamp"
+fi
+
+# --- 6. tests only: a stand-in for vision_msgs (not on PyPI), so the detections bridge is tested ---
+# test/vision_msgs_standin carries COLCON_IGNORE so no other colcon build ever picks it up; it is
+# built here from a copy without the marker (see its README.md).
+standin="$ROOT/test/vision_msgs_standin"
+if [ "$WITH_TESTS" = 1 ] && [ -d "$standin" ]; then
+  standin_stamp="$VENV/.sam2_ros_vision_msgs_standin"
+  standin_hash=$(cd "$standin" && find . -type f | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -d' ' -f1)
+  if [ "$(cat "$standin_stamp" 2>/dev/null)" != "$standin_hash" ] \
+      || ! (cd / && "$VPY" -c 'import vision_msgs.msg') >/dev/null 2>&1; then
+    say "building the test-only vision_msgs stand-in into .venv with colcon"
+    copy="$ROOT/build/vision_msgs_standin_src/vision_msgs"
+    rm -rf "$copy" && mkdir -p "$copy" && cp -r "$standin"/. "$copy" && rm -f "$copy/COLCON_IGNORE"
+    export AMENT_PREFIX_PATH="$VENV" CMAKE_PREFIX_PATH="$VENV"
+    (cd "$ROOT" && "$VENV/bin/colcon" --log-base build/log build --paths "$copy" --merge-install \
+        --build-base build --install-base "$VENV" \
+        --event-handlers console_cohesion- console_direct- console_stderr+ status- summary- \
+        --cmake-args -DPython3_EXECUTABLE="$VPY" -DBUILD_TESTING=OFF -Wno-dev) \
+      > "$ROOT/build/colcon_vision_msgs.log" 2>&1 \
+      || { tail -40 "$ROOT/build/colcon_vision_msgs.log" >&2; die "colcon build of the vision_msgs stand-in failed (full log: build/colcon_vision_msgs.log)"; }
+    echo "$standin_hash" > "$standin_stamp"
+  fi
 fi
 
 (cd / && "$VPY" -c 'import sam2_core, sam2_ros.msg, sam2_ros.srv') \

@@ -93,7 +93,12 @@ class Harness:
     count = 0
 
     def __init__(
-        self, ros: Ros, factory: Callable[[Any], Any], node_kwargs: dict[str, Any] | None = None, **params: Any
+        self,
+        ros: Ros,
+        factory: Callable[[Any], Any],
+        node_kwargs: dict[str, Any] | None = None,
+        detector_factory: Callable[[Any], Any] | None = None,
+        **params: Any,
     ) -> None:
         Harness.count += 1
         self.ros = ros
@@ -102,6 +107,7 @@ class Harness:
         self.node = TrackerNode(
             tracker_factory=factory,
             **(node_kwargs or {}),  # e.g. mask_generator_factory
+            **({"detector_factory": detector_factory} if detector_factory is not None else {}),
             namespace=self.ns,
             context=ros.context,
             parameter_overrides=[Parameter(k, value=v) for k, v in settings.items()],
