@@ -97,6 +97,16 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
     ParameterSpec("autostart", True, "startup",
                   "Configure and activate at start. False: wait for lifecycle transitions"
                   " (ros2 lifecycle set /sam2_tracker configure)."),
+    # --- output QoS and compressed outputs ---
+    ParameterSpec("output_reliability", "reliable", "activate",
+                  "QoS reliability of every output but /diagnostics: reliable (matches reliable and"
+                  " best-effort readers) or best_effort (reliable readers do not match).",
+                  choices=("reliable", "best_effort")),
+    ParameterSpec("output_qos_depth", 5, "activate",
+                  "QoS history depth (keep last) of every output but /diagnostics.", low=1, high=100),
+    ParameterSpec("overlay_jpeg_quality", 95, "live",
+                  "JPEG quality of ~/overlay/compressed (1..100; higher is larger and sharper).",
+                  low=1, high=100),
 )  # fmt: skip
 
 PARAMETERS_BY_NAME = {spec.name: spec for spec in PARAMETERS}
@@ -129,6 +139,10 @@ class TrackerParams:
     rectified_image: bool
     max_prompt_age_s: float
     autostart: bool
+    # output QoS and compressed outputs
+    output_reliability: str
+    output_qos_depth: int
+    overlay_jpeg_quality: int
 
 
 def default_params(**overrides: Any) -> TrackerParams:
