@@ -10,7 +10,8 @@
 # has its own stamps and colcon build folder, so both can exist side by side.
 #
 # Environment knobs:
-#   ROS_DISTRO=jazzy         build/use .venv-jazzy/ (any other value, or none: .venv/, Kilted)
+#   ROS_DISTRO=jazzy         build/use .venv-jazzy/ (any other value, or none: .venv/, Kilted);
+#                            `bootstrap.sh --print-venv` only prints which one
 #   PYTHON=python3.12        interpreter to create the venv with (>= 3.10)
 #   TORCH_SPEC="torch"       what to pip-install for PyTorch (default: CUDA build when an
 #                            NVIDIA driver is present, else the pinned CPU-tested version)
@@ -24,6 +25,7 @@ case "${ROS_DISTRO:-}" in
   *)     VENV="$ROOT/.venv"; ROS_REQUIREMENTS="$ROOT/requirements/ros.txt"; BUILD="$ROOT/build" ;;
 esac
 VENV_NAME="$(basename "$VENV")"
+if [ "${1:-}" = "--print-venv" ]; then echo "$VENV_NAME"; exit 0; fi  # which venv, and nothing else (tests)
 VPY="$VENV/bin/python"
 PYTHON="${PYTHON:-python3}"
 WITH_TESTS="${SAM2_ROS_WITH_TESTS:-1}"
@@ -32,6 +34,11 @@ REFERENCE_PIN="sam2==1.1.0"
 
 say() { printf '[bootstrap] %s\n' "$*"; }
 die() { printf '[bootstrap] ERROR: %s\n' "$*" >&2; exit 1; }
+# A sourced ROS install (/opt/ros/<distro>/setup.bash) puts its own rclpy, libraries and CMake
+# packages on these paths, which would shadow the venv's (the Makefile keeps them out too).
+if [ -n "${ROS_DISTRO:-}${AMENT_PREFIX_PATH:-}" ]; then
+  unset PYTHONPATH LD_LIBRARY_PATH AMENT_PREFIX_PATH CMAKE_PREFIX_PATH COLCON_PREFIX_PATH _ROS_WHEELS_BOOTSTRAP_COMPLETE
+fi
 case "${ROS_DISTRO:-}" in
   ""|kilted|jazzy) ;;
   *) say "PyPI has ROS 2 wheels for Kilted and Jazzy only: ROS_DISTRO=$ROS_DISTRO uses $VENV_NAME (Kilted)" ;;
@@ -129,4 +136,4 @@ fi
 
 (cd / && "$VPY" -c 'import sam2_core, sam2_ros.msg, sam2_ros.srv') \
   || die "the venv cannot import sam2_core and sam2_ros.msg after the build"
-say "ready: $VENV"
+say "ready: $VENV (rclpy $("$VPY" -c 'from importlib.metadata import version; print(version("ros-rclpy"))' 2>/dev/null || echo '?'))"
