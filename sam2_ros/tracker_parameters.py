@@ -72,8 +72,8 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
     ParameterSpec("diagnostics_period_s", 1.0, "activate",
                   "Period of the /diagnostics status; 0 = no diagnostics.", low=0.0, high=3600.0),
     ParameterSpec("publish_overlay", True, "live",
-                  "Publish ~/overlay (rgb8 frame with masks, contours, ids and labels) when someone"
-                  " subscribes."),
+                  "Publish ~/overlay (rgb8 frame with masks, contours, ids and labels) and"
+                  " ~/overlay/compressed when someone subscribes."),
     ParameterSpec("publish_markers", True, "live",
                   "Publish ~/markers (contours as RViz line strips) when someone subscribes."),
     ParameterSpec("overlay_alpha", 0.5, "live",
