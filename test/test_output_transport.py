@@ -167,6 +167,10 @@ def test_output_qos_parameters_take_effect_at_activation(make, reader):
     best_effort = reader(Image, topic, BEST_EFFORT)
     wait_until(lambda: out["label_image"].get_subscription_count() == 2, what="a best-effort reader matched too")
 
+    assert h.node.trigger_deactivate() == SUCCESS
+    h.activate()
+    assert h.node._outputs.publishers["label_image"] is out["label_image"]  # unchanged QoS: the same publishers
+
     refused = h.node.set_parameters([Parameter("output_reliability", value="best_effort")])[0]
     assert not refused.successful and "read when activating" in refused.reason
     assert h.node.trigger_deactivate() == SUCCESS  # back to inactive
