@@ -34,23 +34,12 @@ def defaults_env() -> dict[str, str]:
     return env
 
 
-def start(argv: list[str], env: dict[str, str]) -> NodeProcess:
-    saved = dict(os.environ)
-    os.environ.clear()
-    os.environ.update(env)
-    try:
-        return NodeProcess(argv)  # it copies os.environ
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-
-
 def test_a_fast_dds_defaults_reader_gets_every_compressed_label_image_best_effort(ros, tmp_path):
     h = Harness(ros, fake_factory())
     out_dir = tmp_path / "received"
     topic = f"{h.ns}/sam2_tracker/label_image/compressed"
-    reader = start([sys.executable, str(ROOT / "test" / "compressed_reader.py"), topic, str(FRAMES), str(out_dir)],
-                   defaults_env())  # fmt: skip
+    reader_argv = [sys.executable, str(ROOT / "test" / "compressed_reader.py"), topic, str(FRAMES), str(out_dir)]
+    reader = NodeProcess(reader_argv, defaults_env())
     try:
         h.start()
         reader.wait_line("matched")
@@ -89,8 +78,8 @@ def test_lost_input_frames_are_counted_in_diagnostics_and_warned_about_once(ros)
         bursts = 0
         while h.node.statistics().lost_in_transport == 0 and bursts < 6:
             bursts += 1
-            camera = start([sys.executable, str(ROOT / "test" / "image_burst.py"), topic, "40", "1280", "720"],
-                           defaults_env())  # fmt: skip
+            camera_argv = [sys.executable, str(ROOT / "test" / "image_burst.py"), topic, "40", "1280", "720"]
+            camera = NodeProcess(camera_argv, defaults_env())
             try:
                 assert camera.proc.wait(120) == 0, "\n".join(camera.lines)
             finally:
