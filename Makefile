@@ -1,8 +1,21 @@
 # sam2_ros: the two commands a new user needs, `make test` and `make demo`.
 # Both set up .venv/ by themselves (scripts/bootstrap.sh); nothing else has to be done first.
 
+# PyPI's ROS 2 wheels to test against: ROS_DISTRO=jazzy (typed, or set by sourcing
+# /opt/ros/jazzy/setup.bash) uses Jazzy's in .venv-jazzy/; anything else (unset, kilted,
+# humble, ...) uses Kilted's in .venv/. See README "Tests".
+ifeq ($(ROS_DISTRO),jazzy)
+VENV   := .venv-jazzy
+else
 VENV   := .venv
+endif
 PY     := $(VENV)/bin/python
+# A sourced ROS install puts its own rclpy, libraries and CMake packages on these paths, which
+# would shadow the venv's; with ROS_DISTRO or AMENT_PREFIX_PATH set, they are kept from every
+# command here (the venv's Python sets its own library path).
+ifneq ($(ROS_DISTRO)$(AMENT_PREFIX_PATH),)
+unexport PYTHONPATH LD_LIBRARY_PATH AMENT_PREFIX_PATH CMAKE_PREFIX_PATH COLCON_PREFIX_PATH _ROS_WHEELS_BOOTSTRAP_COMPLETE
+endif
 PYTEST_ARGS ?=
 DEMO_ARGS ?=
 

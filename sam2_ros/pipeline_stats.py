@@ -1,6 +1,6 @@
 # Copyright 2026 The sam2_ros Authors
 # SPDX-License-Identifier: Apache-2.0
-"""The node's diagnostics: input/output rates, drops, rejections, latency, memory, and their status message.
+"""The node's diagnostics: input/output rates, drops, rejections, transport losses, latency, memory, and their status.
 
 Thread-safe counters (the executor counts inputs, the worker counts outputs). No rclpy.
 """
@@ -30,6 +30,7 @@ class StatsSnapshot:
     latency_max_ms: float
     objects: int
     seconds_since_input: float | None
+    lost_in_transport: int = 0  # reported lost by the middleware before they reached the node
 
 
 def _rate(stamps: deque[int], now_ns: int, window_ns: int) -> float:
@@ -55,6 +56,7 @@ class PipelineStats:
             self._latencies_ns: deque[int] = deque(maxlen=self._latency_samples)
             self._received = self._processed = self._dropped = self._rejected = 0
             self._objects = 0
+            self._lost_in_transport = 0
 
     def received(self, now_ns: int) -> None:
         with self._lock:
@@ -68,6 +70,10 @@ class PipelineStats:
     def rejected(self) -> None:
         with self._lock:
             self._rejected += 1
+
+    def lost_in_transport(self, count: int) -> None:
+        with self._lock:
+            self._lost_in_transport += count
 
     def published(self, receipt_ns: int, now_ns: int, objects: int) -> None:
         with self._lock:
@@ -91,6 +97,7 @@ class PipelineStats:
                 latency_max_ms=latencies[-1] * 1e-6 if latencies else 0.0,
                 objects=self._objects,
                 seconds_since_input=(now_ns - self._inputs[-1]) * 1e-9 if self._inputs else None,
+                lost_in_transport=self._lost_in_transport,
             )
 
 
@@ -125,6 +132,7 @@ def diagnostic_status(
         "frames_processed": snap.processed,
         "frames_dropped": snap.dropped,
         "frames_rejected": snap.rejected,
+        "frames_lost_in_transport": snap.lost_in_transport,
         "latency_p50_ms": f"{snap.latency_p50_ms:.1f}",
         "latency_max_ms": f"{snap.latency_max_ms:.1f}",
         "objects": snap.objects,

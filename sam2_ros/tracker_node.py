@@ -37,7 +37,7 @@ from sam2_ros.image_conversion import ImageConversionError, compressed_to_rgb, i
 from sam2_ros.msg import Prompt, TrackedObject
 from sam2_ros.node_main import run_node
 from sam2_ros.object_discovery import GeneratorFactory, ObjectDiscovery, make_mask_generator
-from sam2_ros.output_publisher import OutputPublisher
+from sam2_ros.output_publisher import OutputPublisher, output_qos
 from sam2_ros.pipeline_stats import PipelineStats, StatsSnapshot, diagnostic_status
 from sam2_ros.prompts import (
     PromptError,
@@ -59,6 +59,7 @@ from sam2_ros.tracker_parameters import (
 )
 from sam2_ros.tracking_session import Frame, TrackingSession
 from sam2_ros.tracking_worker import TrackingWorker, WorkerStopped
+from sam2_ros.transport_losses import LostFrameMonitor
 
 # Generous: on a CPU one frame of a large model takes seconds, and a prompt waits for the
 # frame in progress. A command that times out before it starts is cancelled.
@@ -134,6 +135,8 @@ class TrackerNode(LifecycleNode):
         self._warmed_up = False
         self._last_warnings: dict[str, float] = {}
         self._boxes: BoxPrompter | None = None  # boxes to objects (text prompts, detections), worker only
+        # message-lost events of the image subscription -> frames_lost_in_transport and a warning
+        self._losses = LostFrameMonitor(self._stats.lost_in_transport, lambda text: self.get_logger().warning(text))
         super().__init__(node_name, **kwargs)
         self._text_prompts = TextPromptServer(self, detector_factory)
         self._detections = DetectionsBridge(self)
@@ -224,7 +227,8 @@ class TrackerNode(LifecycleNode):
             generator_factory=self._mask_generator_factory,
         )  # fmt: skip
         self._worker.start()
-        self._outputs = OutputPublisher(self, self._live)
+        qos = output_qos(params.output_reliability, params.output_qos_depth)
+        self._outputs = OutputPublisher(self, self._live, qos)
         self._create_services()
         self._boxes = BoxPrompter(self._session)
         self._text_prompts.configure(params, self._worker, self._outputs, self._boxes, self._control_group)
@@ -249,6 +253,7 @@ class TrackerNode(LifecycleNode):
             self.get_logger().error(f"activate failed: {error}")
             return FAILURE
         self._params = params
+        self._apply_output_qos(params)
         warmup = self._worker.submit(self._session.warmup) if params.warmup and not self._warmed_up else None
         result = super().on_activate(state)
         self._stage = "active"  # before subscribing: the first frame may arrive at once
@@ -308,6 +313,13 @@ class TrackerNode(LifecycleNode):
         self._teardown()
         super().destroy_node()
 
+    def _apply_output_qos(self, params: TrackerParams) -> None:
+        """output_reliability / output_qos_depth changed while inactive: new output publishers, activated next."""
+        qos = output_qos(params.output_reliability, params.output_qos_depth)
+        if self._outputs is not None and self._outputs.qos != qos:
+            self._outputs.set_qos(qos)
+            self.get_logger().info(f"outputs now {params.output_reliability}, depth {params.output_qos_depth}")
+
     def _create_services(self) -> None:
         group = self._control_group
         self._servers = [
@@ -340,8 +352,15 @@ class TrackerNode(LifecycleNode):
             else (Image, self._on_image)
         )
         inputs, controls = self._input_group, self._control_group
+        topic = self._image_topic(params)
+        self._losses.restart(
+            topic=topic, image_reliability=params.image_reliability, image_transport=params.image_transport
+        )
+        create_image_subscription = functools.partial(
+            self.create_subscription, image_type, topic, on_image, sensor, callback_group=inputs
+        )
         self._inputs = [
-            self.create_subscription(image_type, self._image_topic(params), on_image, sensor, callback_group=inputs),
+            self._losses.subscribe(create_image_subscription, report=self.get_logger().info),
             self.create_subscription(CameraInfo, "camera_info", self._on_camera_info, sensor, callback_group=inputs),
             self.create_subscription(Prompt, "~/prompts", self._on_prompt, control, callback_group=controls),
             self.create_subscription(

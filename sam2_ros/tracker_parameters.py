@@ -73,8 +73,8 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
     ParameterSpec("diagnostics_period_s", 1.0, "activate",
                   "Period of the /diagnostics status; 0 = no diagnostics.", low=0.0, high=3600.0),
     ParameterSpec("publish_overlay", True, "live",
-                  "Publish ~/overlay (rgb8 frame with masks, contours, ids and labels) when someone"
-                  " subscribes."),
+                  "Publish ~/overlay (rgb8 frame with masks, contours, ids and labels) and"
+                  " ~/overlay/compressed when someone subscribes."),
     ParameterSpec("publish_markers", True, "live",
                   "Publish ~/markers (contours as RViz line strips) when someone subscribes."),
     ParameterSpec("overlay_alpha", 0.5, "live",
@@ -176,6 +176,16 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
     ParameterSpec("detections_refresh", False, "live",
                   "A detection that matches a tracked object of its class re-prompts that object with its box"
                   " (false: it is ignored)."),
+    # --- output QoS and compressed outputs ---
+    ParameterSpec("output_reliability", "reliable", "activate",
+                  "QoS reliability of every output but /diagnostics: reliable (matches reliable and"
+                  " best-effort readers) or best_effort (reliable readers do not match).",
+                  choices=("reliable", "best_effort")),
+    ParameterSpec("output_qos_depth", 5, "activate",
+                  "QoS history depth (keep last) of every output but /diagnostics.", low=1, high=100),
+    ParameterSpec("overlay_jpeg_quality", 95, "live",
+                  "JPEG quality of ~/overlay/compressed (1..100; higher is larger and sharper).",
+                  low=1, high=100),
 )  # fmt: skip
 
 PARAMETERS_BY_NAME = {spec.name: spec for spec in PARAMETERS}
@@ -236,6 +246,10 @@ class TrackerParams:
     detection_classes: Any
     detection_min_score: float
     detections_refresh: bool
+    # output QoS and compressed outputs
+    output_reliability: str
+    output_qos_depth: int
+    overlay_jpeg_quality: int
 
 
 def default_params(**overrides: Any) -> TrackerParams:

@@ -260,8 +260,10 @@ def prompt(object_id: int = 1, label: str = "", points: Iterable = (), point_lab
 class NodeProcess:
     """A child process whose log lines (stderr and stdout) are collected as they come."""
 
-    def __init__(self, argv: list[str]) -> None:
-        env = {**os.environ, "ROS_DOMAIN_ID": str(DOMAIN_ID), "PYTHONUNBUFFERED": "1"}
+    def __init__(self, argv: list[str], base_env: dict[str, str] | None = None) -> None:
+        """``base_env``: the child's environment (default: this process's), before the domain id is set."""
+        base = os.environ if base_env is None else base_env
+        env = {**base, "ROS_DOMAIN_ID": str(DOMAIN_ID), "PYTHONUNBUFFERED": "1"}
         self.proc = subprocess.Popen(
             argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
         )
