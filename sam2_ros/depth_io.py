@@ -23,27 +23,11 @@ from sensor_msgs.msg import Image
 from sam2_ros.depth_geometry import AlignedDepth, DepthError, Object3D, decode_depth, intrinsics_for, measure_object
 from sam2_ros.depth_pairing import ColourDepthPairing, make_matcher, stamp_ns
 from sam2_ros.objects_3d import box_markers, object_transforms, point_cloud
+from sam2_ros.throttled_log import ThrottledWarnings
 
 MAX_DEPTH_WAIT_S = 0.1  # wall time a colour frame waits for its depth image (less when the next frame comes)
 WARNING_PERIOD_S = 5.0
 NO_DEPTH_WARNING_S = 5.0  # warn when colour frames come but no depth image has for this long
-
-
-class ReasonThrottle:
-    """Logs a warning at most once per period for each reason (the text may carry changing numbers)."""
-
-    def __init__(self, logger: Any, period_s: float = WARNING_PERIOD_S) -> None:
-        self._logger = logger
-        self._period_s = period_s
-        self._last: dict[str, float] = {}
-
-    def warn(self, reason: str, text: str) -> bool:
-        now = time.monotonic()
-        if now - self._last.get(reason, -self._period_s) < self._period_s:
-            return False
-        self._last[reason] = now
-        self._logger.warning(text)
-        return True
 
 
 class DepthInput:
@@ -54,7 +38,7 @@ class DepthInput:
 
     def __init__(self, node: Any) -> None:
         self._node = node
-        self._throttle = ReasonThrottle(node.get_logger())
+        self._throttle = ThrottledWarnings(node.get_logger(), WARNING_PERIOD_S)
         self._subscription: Any = None
         self._timer: Any = None
         self._pairing: ColourDepthPairing | None = None
@@ -131,16 +115,16 @@ class DepthInput:
         silent_s = time.monotonic() - self._last_depth_time
         if silent_s > NO_DEPTH_WARNING_S:
             self._throttle.warn(
-                "no_depth",
                 f"use_depth is true but no depth image arrived on {topic} for {silent_s:.0f} s: objects are"
                 " tracked without 3-D (has_position false)",
+                reason="no_depth",
             )
             return
         latest = "none received yet" if self._last_depth_stamp is None else f"{self._last_depth_stamp / 1e9:.3f} s"
         self._throttle.warn(
-            "unpaired",
             f"the colour image stamped {stamp_ns(frame) / 1e9:.3f} s has no depth image on {topic} within"
             f" depth_slop_s = {self._slop_s:g} s (latest depth stamp: {latest}): tracked without 3-D",
+            reason="unpaired",
         )
 
 
@@ -154,7 +138,7 @@ class Objects3DOutput:
     def __init__(self, node: Any, live: Callable[[str], Any]) -> None:
         self._node = node
         self._live = live
-        self._throttle = ReasonThrottle(node.get_logger())
+        self._throttle = ThrottledWarnings(node.get_logger(), WARNING_PERIOD_S)
         self._enabled = False
         self._broadcaster: Any = None
         self._tf_missing_said = False
@@ -205,13 +189,13 @@ class Objects3DOutput:
             depth = decode_depth(frame.depth, float(self._live("depth_scale_m")))
             aligned = AlignedDepth.of(depth, width, height)
         except DepthError as error:
-            self._throttle.warn(error.reason, f"no 3-D for the image stamped {stamp_ns(frame) / 1e9:.3f} s: {error}")
+            self._throttle.warn(f"no 3-D for the image stamped {stamp_ns(frame) / 1e9:.3f} s: {error}", error.reason)
             return measured
         if depth.negative:
             self._throttle.warn(
-                "negative",
                 f"depth image has {depth.negative} negative values: not depth (check the encoding and"
                 " depth_scale_m); they count as no reading",
+                reason="negative",
             )
         erosion, max_points = int(self._live("depth_erosion_px")), int(self._live("max_points_per_object"))
         for object_id in measured:
@@ -221,9 +205,9 @@ class Objects3DOutput:
         without = [i for i, m in measured.items() if m.position is None and np.any(labels == i)]
         if without:
             self._throttle.warn(
-                "object_no_depth",
                 f"object(s) {without} have no valid depth under their masks (zero, NaN, infinite or negative"
                 " readings: too near, too far or a reflective surface?): no 3-D position",
+                reason="object_no_depth",
             )
         return measured
 

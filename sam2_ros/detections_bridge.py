@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import math
 import threading
-import time
 from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
 from sam2_ros.box_prompts import BoxCandidate, BoxOutcome
 from sam2_ros.prompts import check_prompt_age, stamp_to_ns
+from sam2_ros.throttled_log import ThrottledWarnings
 
 RECENT_IMAGES = 256  # stamps of received images kept to recognise the image detections were made on
 
@@ -96,7 +96,7 @@ class DetectionsBridge:
         self._worker: Any = None
         self._boxes: Any = None
         self._max_objects = 16
-        self._last_warnings: dict[str, float] = {}
+        self._warn = ThrottledWarnings(node.get_logger()).warn
 
     @property
     def available(self) -> bool:
@@ -146,14 +146,6 @@ class DetectionsBridge:
         """Called for every image handed to the tracker (executor thread)."""
         with self._lock:
             self._recent.append(stamp_ns)
-
-    def _warn(self, text: str, period_s: float = 5.0) -> None:
-        now = time.monotonic()
-        if now - self._last_warnings.get(text, -period_s) >= period_s:
-            if len(self._last_warnings) > 256:
-                self._last_warnings.clear()
-            self._last_warnings[text] = now
-            self._node.get_logger().warning(text)
 
     def _on_detections(self, msg: Any) -> None:
         stamp = stamp_to_ns(msg.header.stamp)

@@ -26,6 +26,7 @@ from std_srvs.srv import Trigger
 from sam2_ros.box_prompts import BoxCandidate, BoxOutcome, BoxPromptError
 from sam2_ros.srv import TrackText
 from sam2_ros.text_prompts import ActivePhrases, TextPromptError, check_threshold, parse_phrases
+from sam2_ros.throttled_log import ThrottledWarnings
 from sam2_ros.tracking_worker import WorkerStopped
 
 SERVICE_TIMEOUT_S = 120.0  # as the node's other services: a CPU detector plus the tracker take seconds
@@ -68,7 +69,7 @@ class TextPromptServer:
         self._generation = 0  # bumped by configure and cleanup: a late loader result is dropped
         self.active = ActivePhrases()
         self._frame_clock_ns = 0
-        self._last_warnings: dict[str, float] = {}
+        self._warn = ThrottledWarnings(node.get_logger()).warn
 
     # --- lifecycle (executor threads) ------------------------------------------------------
     def configure(self, params: Any, worker: Any, outputs: Any, boxes: Any, callback_group: Any) -> None:
@@ -201,14 +202,6 @@ class TextPromptServer:
 
     def stop(self) -> list[str]:
         return self.active.clear()
-
-    def _warn(self, text: str, period_s: float = 5.0) -> None:
-        now = time.monotonic()
-        if now - self._last_warnings.get(text, -period_s) >= period_s:
-            if len(self._last_warnings) > 256:
-                self._last_warnings.clear()
-            self._last_warnings[text] = now
-            self._node.get_logger().warning(text)
 
     # --- requests (executor threads) -----------------------------------------------------------
     def _on_track_text(self, request: TrackText.Request, response: TrackText.Response) -> TrackText.Response:

@@ -49,6 +49,7 @@ from sam2_ros.prompts import (
 )
 from sam2_ros.srv import AddPrompt, RemoveObject, SegmentEverything
 from sam2_ros.text_prompt_server import TextPromptServer, make_detector
+from sam2_ros.throttled_log import ThrottledWarnings
 from sam2_ros.tracker_factory import make_tracker, release_device_memory
 from sam2_ros.tracker_parameters import (
     PARAMETERS_BY_NAME,
@@ -133,11 +134,11 @@ class TrackerNode(LifecycleNode):
         self._camera_info: CameraInfo | None = None
         self._stage = "unconfigured"
         self._warmed_up = False
-        self._last_warnings: dict[str, float] = {}
         self._boxes: BoxPrompter | None = None  # boxes to objects (text prompts, detections), worker only
         # message-lost events of the image subscription -> frames_lost_in_transport and a warning
         self._losses = LostFrameMonitor(self._stats.lost_in_transport, lambda text: self.get_logger().warning(text))
         super().__init__(node_name, **kwargs)
+        self._warnings = ThrottledWarnings(self.get_logger())
         self._text_prompts = TextPromptServer(self, detector_factory)
         self._detections = DetectionsBridge(self)
         self._input_group = MutuallyExclusiveCallbackGroup()
@@ -458,14 +459,9 @@ class TrackerNode(LifecycleNode):
     def _on_camera_info(self, msg: CameraInfo) -> None:
         self._camera_info = msg
 
-    def _warn_throttled(self, text: str, period_s: float = 5.0) -> None:
-        """Log each distinct warning at most once per period, so a bad stream cannot flood the log."""
-        now = time.monotonic()
-        if now - self._last_warnings.get(text, -period_s) >= period_s:
-            if len(self._last_warnings) > 256:
-                self._last_warnings.clear()
-            self._last_warnings[text] = now
-            self.get_logger().warning(text)
+    def _warn_throttled(self, text: str) -> None:
+        """Log each distinct warning at most once per 5 s, so a bad stream cannot flood the log."""
+        self._warnings.warn(text)
 
     # --- worker side: track, then build and publish the outputs -------------------------
     def _process_frame(self, frame: Frame) -> None:
