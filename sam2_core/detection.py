@@ -142,6 +142,7 @@ class OpenVocabularyDetector:
         self.grounded = "input_ids" in self._post_parameters
         tokenizer = getattr(self.processor, "tokenizer", None)
         self._special_tokens = tuple(getattr(tokenizer, "all_special_tokens", ()) or ())
+        self._max_text_tokens = _max_text_tokens(config)
 
     def __repr__(self) -> str:
         return f"OpenVocabularyDetector({self.name!r}, model_type={self.model_type!r}, device={str(self.device)!r})"
@@ -152,7 +153,10 @@ class OpenVocabularyDetector:
             text: Any = " ".join(f"{p.strip().lower()}." for p in phrases)
         else:
             text = [list(phrases)]
-        encoded = self.processor(images=image, text=text, return_tensors="pt")
+        # a caption or phrase longer than the text encoder takes (256 tokens for Grounding DINO, 16 for
+        # OWL) is cut rather than failing inside the network
+        limit = {"truncation": True, "max_length": self._max_text_tokens} if self._max_text_tokens else {}
+        encoded = self.processor(images=image, text=text, return_tensors="pt", **limit)
         inputs = {}
         for key, value in dict(encoded).items():
             if isinstance(value, torch.Tensor):
@@ -215,3 +219,12 @@ class OpenVocabularyDetector:
 def _first_line(error: BaseException) -> str:
     text = str(error).strip().splitlines()
     return f"{type(error).__name__}: {text[0] if text else ''}".rstrip(": ")
+
+
+def _max_text_tokens(config: Any) -> int | None:
+    """How many text tokens the detector's text side takes: Grounding DINO's ``max_text_len``, else
+    the text encoder's position embeddings (OWL: 16); None when the config says neither."""
+    limit = getattr(config, "max_text_len", None)
+    if not limit:
+        limit = getattr(getattr(config, "text_config", None), "max_position_embeddings", None)
+    return int(limit) if limit else None

@@ -63,6 +63,18 @@ def test_real_tiny_models_detect_end_to_end(model_dirs, family):
     assert detector.detect(image(), PHRASES, box_threshold=1.0) == []
 
 
+@pytest.mark.parametrize("family", ["grounding-dino", "owlv2"])
+def test_text_longer_than_the_text_encoder_takes_is_cut_not_an_error(model_dirs, family):
+    detector = OpenVocabularyDetector(str(model_dirs[family]))
+    assert detector._max_text_tokens == {"grounding-dino": 32, "owlv2": 16}[family]  # the tiny configs'
+    captured = []
+    detector.model.register_forward_hook(lambda module, args, output: captured.append(args))
+    long_phrases = ["a red mug beside the bottle on the shelf"] * 6  # 200+ characters: more tokens than either takes
+    found = detector.detect(image(), long_phrases, box_threshold=0.0, text_threshold=0.0)
+    assert all(d.phrase in long_phrases for d in found)
+    assert captured  # the network ran on the cut text
+
+
 class Crafted(torch.nn.Module):
     """Stands in for the network: returns fixed outputs, after checking what the processor made."""
 

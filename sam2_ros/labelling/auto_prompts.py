@@ -3,7 +3,8 @@
 """``--auto`` and ``--text``: the first frame's prompts from sam2_core's automatic mask generator or detector.
 
 Both are optional parts of sam2_core, imported when asked for: ``sam2_core.AutomaticMaskGenerator
-(model).generate(rgb)`` (SAM's "segment everything": dicts with ``segmentation``, ``area``, ...)
+(model, ...).generate(rgb)`` (SAM's "segment everything": dicts with ``segmentation``, ``area``, ...;
+chosen with the node's ``~/segment_everything`` rules)
 and ``sam2_core.detection.OpenVocabularyDetector(name, device=..., dtype=...).detect(rgb, phrases,
 box_threshold=..., text_threshold=...)`` (detections with ``box``, ``score``, ``phrase``). Where
 one is missing the run stops with exit status 2 and says so.
@@ -18,6 +19,8 @@ from typing import Any
 import numpy as np
 
 from sam2_ros.labelling.config import LabelInputError
+from sam2_ros.mask_seeding import SeedingRules, select_new_masks
+from sam2_ros.object_discovery import GeneratorSettings
 
 
 @dataclass
@@ -65,16 +68,32 @@ def check_available(auto: bool, text: bool, detector_name: str | None) -> None:
 
 
 def automatic_prompts(model: Any, rgb: np.ndarray, max_objects: int) -> list[AutoPrompt]:
-    """SAM's "segment everything" on ``rgb``: the ``max_objects`` largest masks, ids 1.. by size."""
+    """SAM's "segment everything" on ``rgb`` as the node's ``~/segment_everything`` does it.
+
+    The generator runs with the node's ``auto_*`` defaults and the masks are chosen by the node's
+    rules (``mask_seeding``: not smaller than ``auto_min_area_px``, not floor-sized, not mostly a
+    part of a mask chosen before): at most ``max_objects``, best predicted IoU first, ids 1...
+    """
     generator_class = _generator_class()
+    settings = GeneratorSettings()
     try:
-        masks = generator_class(model).generate(rgb)
+        records = generator_class(
+            model,
+            points_per_side=settings.points_per_side,
+            points_per_batch=settings.points_per_batch,
+            pred_iou_thresh=settings.pred_iou_thresh,
+            stability_score_thresh=settings.stability_score_thresh,
+        ).generate(rgb)
     except Exception as error:  # the generator's own failure, named
         raise LabelInputError(f"--auto: the automatic mask generator failed: {error}") from None
-    masks = sorted(masks, key=lambda m: -int(m["area"]))[:max_objects]
-    if not masks:
-        raise LabelInputError("--auto found no object on the first frame")
-    return [AutoPrompt(i + 1, "object", mask=np.asarray(m["segmentation"], dtype=bool)) for i, m in enumerate(masks)]
+    nothing_owned = np.zeros(rgb.shape[:2], dtype=bool)
+    selection = select_new_masks(records, nothing_owned, SeedingRules(), max_objects)
+    if not selection.chosen:
+        raise LabelInputError(f"--auto found no object on the first frame ({selection.summary()})")
+    return [
+        AutoPrompt(i + 1, "object", mask=np.asarray(m["segmentation"], dtype=bool))
+        for i, m in enumerate(selection.chosen)
+    ]
 
 
 def text_prompts(
