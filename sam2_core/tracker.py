@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import numbers
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .labels import LabelImage, label_image
 from .memory_bank import MEMORY_DTYPE, MemoryBank
 from .modeling.sam2 import HeadOutput, ImageFeatures, SAM2Model
 from .postprocess import fill_holes, keep_highest_object
@@ -24,13 +26,43 @@ PREV_LOGITS_CLAMP = 32.0
 
 @dataclass
 class TrackResult:
-    """Masks of all objects on one frame (N objects, frame of H x W pixels), on the model's device."""
+    """Masks of all objects on one frame (N objects, frame of H x W pixels), on the model's device.
+
+    The tracker decides masks at low resolution (``low_res_logits``, h x w = a quarter of the model's
+    input size); the full-size ``mask_logits`` and ``masks`` are their bilinear upsample, computed on
+    first access. ``label_image()`` gives one H x W image of owners without that N x H x W work.
+    """
 
     frame_index: int  # 0 for the first frame given to ``track``
     obj_ids: list[int]  # insertion order
-    mask_logits: torch.Tensor  # N x H x W float32
-    masks: torch.Tensor  # N x H x W bool, ``mask_logits > 0``
+    low_res_logits: torch.Tensor  # N x 1 x h x w float32, after hole filling (a copy: later frames leave it)
     object_scores: torch.Tensor  # N float32 logits, > 0: the object is present
+    frame_size: tuple[int, int]  # (H, W)
+    non_overlap_masks: bool = False  # the tracker's setting: each pixel kept for the highest object only
+
+    @cached_property
+    def mask_logits(self) -> torch.Tensor:
+        """N x H x W float32 logits (with ``non_overlap_masks``, capped at -10 where another object is higher)."""
+        logits = upsample_logits(self.low_res_logits, self.frame_size)
+        if self.non_overlap_masks:
+            logits = keep_highest_object(logits)
+        return logits[:, 0]
+
+    @cached_property
+    def masks(self) -> torch.Tensor:
+        """N x H x W bool, ``mask_logits > 0``."""
+        return self.mask_logits > 0
+
+    def label_image(self) -> LabelImage:
+        """Owner of every pixel (H x W ids, 0 = background), as ``sam2_ros.outputs.label_image`` decides
+        it from ``masks``, ``mask_logits`` and ``object_scores`` (see ``sam2_core.labels``)."""
+        cached = self.__dict__.get("_label_image")
+        if cached is None:
+            cached = label_image(
+                self.low_res_logits, self.object_scores, self.obj_ids, self.frame_size, self.non_overlap_masks
+            )
+            self.__dict__["_label_image"] = cached
+        return cached
 
 
 class Tracker:
@@ -314,17 +346,13 @@ class Tracker:
 
     def _result(self) -> TrackResult:
         assert self._frame_hw is not None
-        h, w = self._frame_hw
-        logits = upsample_logits(self._low_res, (h, w))
-        if self.non_overlap_masks:
-            logits = keep_highest_object(logits)
-        logits = logits[:, 0]
         return TrackResult(
             frame_index=self._frame_index,
             obj_ids=list(self._obj_ids),
-            mask_logits=logits,
-            masks=logits > 0,
+            low_res_logits=self._low_res.clone(),  # the rows change in place with later prompts
             object_scores=self._scores[:, 0].clone(),
+            frame_size=self._frame_hw,
+            non_overlap_masks=self.non_overlap_masks,
         )
 
 
