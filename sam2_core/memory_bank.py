@@ -135,7 +135,8 @@ class MemoryBank:
         """Store ``frame``'s memories ``len(rows) x mem_dim x h x w`` and pointers ``len(rows) x C``."""
         if not rows:
             return
-        index = torch.tensor(rows, dtype=torch.long, device=self._mem.device)
+        # all rows in order (every tracked frame): a slice, no index to copy to the device
+        index = slice(None) if rows == list(range(len(self))) else _to_device(rows, self._mem.device)
         k = self.max_cond_frames
         slot = frame % self.num_recent
         self._mem[index, k + slot] = mem.to(MEMORY_DTYPE)
@@ -206,7 +207,7 @@ class MemoryBank:
         any_padding = any(any(m) for m in f_pad) or any(any(m) for m in p_pad)
 
         def to_device(values: list[list[int]]) -> torch.Tensor:
-            return torch.tensor(values, dtype=torch.long).to(device, non_blocking=True)
+            return _to_device(values, device)
 
         b = len(rows)
         row_index = to_device([[r] for r in rows])
@@ -233,7 +234,7 @@ class MemoryBank:
             memory = torch.cat([memory, ptr_tokens], dim=0)
             pos = torch.cat([pos, ptr_pos], dim=0)
             masks.append(torch.tensor(p_pad).repeat_interleave(num_ptr_tokens // num_ptrs, dim=1))
-        padding_mask = torch.cat(masks, dim=1).to(device, non_blocking=True) if any_padding else None
+        padding_mask = _to_device(torch.cat(masks, dim=1), device) if any_padding else None
         return MemoryTokens(memory, pos, num_ptr_tokens, padding_mask)
 
     # ------------------------------------------------------------------ accounting
@@ -241,3 +242,16 @@ class MemoryBank:
         """Bytes of tensor storage the bank holds."""
         tensors = [self._mem, self._ptr] + ([self._pos] if self._pos is not None else [])
         return sum(t.untyped_storage().nbytes() for t in tensors)
+
+
+def _to_device(values: list | torch.Tensor, device: torch.device) -> torch.Tensor:
+    """Host bookkeeping (lists of ints, or a CPU tensor) on ``device`` without a host synchronization.
+
+    On CUDA the values go through pinned memory: a non-blocking copy from pageable memory would
+    wait for the stream to drain first. The caching host allocator keeps the pinned block until
+    the copy is done.
+    """
+    t = values if isinstance(values, torch.Tensor) else torch.tensor(values, dtype=torch.long)
+    if device.type == "cuda":
+        t = t.pin_memory()
+    return t.to(device, non_blocking=True)
