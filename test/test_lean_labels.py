@@ -115,9 +115,8 @@ def test_the_lean_arithmetic_is_the_interpolate_kernels():
     assert torch.equal(upsample_like_interpolate(low[0, 0], (721, 1283)), reference[0, 0])
 
 
+@pytest.mark.cuda
 def test_cuda_tensors_take_the_full_path_on_the_device():
-    if not torch.cuda.is_available():
-        pytest.skip("needs CUDA")
     low = blobs(np.random.default_rng(3), 3, 64, 64).cuda()
     owned = label_image(low, torch.ones(3, device="cuda"), [1, 2, 3], (200, 300))
     assert owned.labels.device.type == "cuda" and not owned.lean
