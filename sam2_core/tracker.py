@@ -14,7 +14,7 @@ import torch.nn.functional as F
 
 from .compiled_step import CompiledStep
 from .labels import LabelImage, label_image
-from .memory_bank import MEMORY_DTYPE, MemoryBank
+from .memory_bank import MEMORY_DTYPE, MemoryBank, to_device
 from .modeling.sam2 import HeadOutput, ImageFeatures, SAM2Model
 from .postprocess import fill_holes, keep_highest_object
 from .preprocess import FrameUploader, check_frame, resize_and_normalize, upsample_logits
@@ -248,7 +248,7 @@ class Tracker:
         frame = self._frame_index
         prompted = [r for r, p in enumerate(self._prompted) if p]
         if prompted:
-            index = torch.tensor(prompted, dtype=torch.long, device=model.device)
+            index = to_device(prompted, model.device)
             high_res = upsample_logits(self._low_res[index], (model.image_size, model.image_size))
             feats = self._features.repeat(len(prompted))
             # the user saw these masks: they enter memory binarized (is_mask_from_pts=True)
@@ -264,7 +264,7 @@ class Tracker:
         if len(recent) == len(self._obj_ids):
             self.bank.write_recent(recent, frame, self._mem, self._ptr)
         elif recent:
-            index = torch.tensor(recent, dtype=torch.long, device=model.device)
+            index = to_device(recent, model.device)
             self.bank.write_recent(recent, frame, self._mem[index], self._ptr[index])
         self._prompted = [False] * len(self._obj_ids)
         self._as_cond = [False] * len(self._obj_ids)
