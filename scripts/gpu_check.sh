@@ -8,7 +8,7 @@
 # and prints a one-line summary. Device call: carry [".whl"], command `make gpu-check`.
 #
 #   bash scripts/gpu_check.sh                  the GPU run (about 8 minutes; GPU_CHECK_BUDGET_S=480)
-#   bash scripts/gpu_check.sh --only node      a rerun of some stages (tests bench_tiny node memory bench_small ...)
+#   bash scripts/gpu_check.sh --only node      a rerun of some stages (bench_tiny tests node memory bench_small ...)
 #   bash scripts/gpu_check.sh --dry-run        here, on the CPU with .venv: the same stages at tiny sizes
 #   bash scripts/gpu_check.sh --install-check  install .whl into a prefix with $PYTHON and load rclpy + messages
 set -uo pipefail
