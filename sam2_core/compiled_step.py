@@ -19,6 +19,7 @@ per function by default) torch itself runs new shapes eagerly.
 
 from __future__ import annotations
 
+import functools
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -63,17 +64,13 @@ class CompileStats:
     eager: dict[str, str] = field(default_factory=dict)  # graph -> why it runs eagerly
 
 
-# One compiled function per mode for the whole process, so trackers of the same model (a node
-# configured again, a benchmark's rows) reuse the graphs instead of compiling them again; dynamo
-# guards on the model and the static arguments, so another model gets its own graphs.
-_COMPILED: dict[str, tuple[object, object]] = {}
-
-
+@functools.cache
 def _compiled_functions(mode: str) -> tuple[object, object]:
-    if mode not in _COMPILED:
-        options = dict(mode=mode, dynamic=False, fullgraph=True)
-        _COMPILED[mode] = (torch.compile(_encode, **options), torch.compile(_step, **options))
-    return _COMPILED[mode]
+    """The compiled encoder and step for ``mode``, one pair per process: trackers of the same model (a
+    node configured again, a benchmark's rows) reuse the graphs instead of compiling them again;
+    dynamo guards on the model and the static arguments, so another model gets its own graphs."""
+    options = dict(mode=mode, dynamic=False, fullgraph=True)
+    return torch.compile(_encode, **options), torch.compile(_step, **options)
 
 
 class CompiledStep:
