@@ -19,7 +19,7 @@ endif
 PYTEST_ARGS ?=
 DEMO_ARGS ?=
 
-.PHONY: all venv test lint pytest demo bench clean
+.PHONY: all venv test lint pytest demo bench clean gpu-wheels gpu-check
 
 all: test
 
@@ -42,6 +42,15 @@ demo: venv
 
 bench: venv
 	$(PY) -m sam2_core.bench --model sam2.1_hiera_tiny --frames 8 --objects 1,3 --device cpu --compare-reference
+
+# The prepared check for a lent GPU machine (no venv, no network there): fill .whl/ here first
+# with `make gpu-wheels`, then run `make gpu-check` there as one device call carrying .whl.
+# `make gpu-check GPU_CHECK_ARGS=--dry-run` runs the same stages here on the CPU at tiny sizes.
+gpu-wheels: venv
+	bash scripts/gpu_wheels.sh
+
+gpu-check:
+	bash scripts/gpu_check.sh $(GPU_CHECK_ARGS)
 
 clean:
 	rm -rf build demo_output .pytest_cache .ruff_cache

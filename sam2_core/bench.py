@@ -136,21 +136,6 @@ class OursRunner:
         return self.tracker
 
 
-def compile_model(model: torch.nn.Module) -> None:
-    """Compile the forward of each network part in place (the modules, and so checkpoints, stay as they are).
-
-    ``dynamic=False``: memory attention sees one shape per object count (the tracker pads memory to
-    capacity); the prompt encoder, mask decoder and memory encoder see a few more (batch 1 for a
-    prompt, N for tracking, the number of points), each compiled once, which the benchmark's few
-    object counts keep under torch's recompile limit. No CUDA graphs, because the tracker keeps step
-    outputs (memories, pointers) across steps and CUDA-graph outputs are overwritten by the next replay.
-    """
-    parts = ("image_encoder", "memory_attention", "memory_encoder", "sam_prompt_encoder", "sam_mask_decoder")
-    for name in parts:
-        part = getattr(model, name)
-        part.forward = torch.compile(part.forward, mode="max-autotune-no-cudagraphs", dynamic=False)
-
-
 def random_checkpoint(name: str, seed: int, folder: str) -> str:
     """An official-format checkpoint (``{"model": state_dict}``) of seeded random weights for ``name``.
 
@@ -375,7 +360,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     default_device = "cuda" if torch.cuda.is_available() else "cpu"
     parser.add_argument("--device", choices=("cuda", "cpu"), default=default_device)
     parser.add_argument("--dtype", choices=tuple(DTYPES), default="float32")
-    parser.add_argument("--compile", action="store_true", help="compile ours; reference: its VOS predictor")
+    parser.add_argument(
+        "--compile",
+        action="store_true",
+        help="ours: Tracker(compile=True); the reference: its compiled VOS predictor (CUDA only; eager on CPU)",
+    )
     parser.add_argument("--compare-reference", action="store_true", help="run the reference alongside ours")
     parser.add_argument("--json", metavar="OUT", help="write the rows as a JSON list to OUT")
     parser.add_argument(
@@ -401,8 +390,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     if args.device == "cuda" and not torch.cuda.is_available():
         built = f"built with CUDA {torch.version.cuda}" if torch.version.cuda else "a CPU-only build"
         parser.error(f"--device cuda requested but CUDA is not available ({torch.__version__}, {built})")
-    if args.compile and args.device != "cuda":
-        parser.error("--compile needs --device cuda (the reference's compiled VOS predictor is GPU-only)")
     if args.warmup is None:
         args.warmup = DEFAULT_WARMUP[args.compile]
     if args.warmup < 1 or args.frames <= args.warmup:
@@ -457,8 +444,6 @@ def _run(args: argparse.Namespace) -> int:
             dtype=dtype,
             image_size=args.image_size,
         )
-    if args.compile:
-        compile_model(model)
     info = run_info(args, device, source, fill, vos)
     rows = []
     for count in args.objects:
@@ -467,7 +452,7 @@ def _run(args: argparse.Namespace) -> int:
             model,
             max_objects=max(16, count),
             fill_hole_area=fill["ours"],
-            pad_to_capacity=args.compile,
+            compile=args.compile,
         )
         contestants = [Contestant("ours", OursRunner(tracker), StepMeter(device, module_bytes(model)))]
         if predictor is not None:
@@ -477,13 +462,13 @@ def _run(args: argparse.Namespace) -> int:
         rows.append({**run_row(args, source, contestants, count), **info})
         del tracker, contestants
         print(f"objects={count}: done", file=sys.stderr, flush=True)
+        if args.json:  # after every row: a run stopped early (a time limit) keeps what it measured
+            with open(args.json, "w") as f:
+                json.dump(rows, f, indent=2)
     for key, value in info.items():
         print(f"- {key}: {value}")
     print()
     print(format_table(rows, device.type == "cuda"))
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(rows, f, indent=2)
     return 0
 
 

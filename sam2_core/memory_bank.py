@@ -135,7 +135,8 @@ class MemoryBank:
         """Store ``frame``'s memories ``len(rows) x mem_dim x h x w`` and pointers ``len(rows) x C``."""
         if not rows:
             return
-        index = torch.tensor(rows, dtype=torch.long, device=self._mem.device)
+        # all rows in order (every tracked frame): a slice, no index to copy to the device
+        index = slice(None) if rows == list(range(len(self))) else to_device(rows, self._mem.device)
         k = self.max_cond_frames
         slot = frame % self.num_recent
         self._mem[index, k + slot] = mem.to(MEMORY_DTYPE)
@@ -205,27 +206,27 @@ class MemoryBank:
             p_slots.append(s), p_offsets.append(t), p_pad.append(m)
         any_padding = any(any(m) for m in f_pad) or any(any(m) for m in p_pad)
 
-        def to_device(values: list[list[int]]) -> torch.Tensor:
-            return torch.tensor(values, dtype=torch.long).to(device, non_blocking=True)
+        def on_device(values: list[list[int]]) -> torch.Tensor:
+            return to_device(values, device)
 
         b = len(rows)
-        row_index = to_device([[r] for r in rows])
+        row_index = on_device([[r] for r in rows])
         mem_dim = self._mem.shape[2]
         hw = self._pos.shape[0]
         # B x F x mem_dim x h x w -> (F * h * w) x B x mem_dim: each frame's tokens in raster order
-        mem = self._mem[row_index, to_device(f_slots)].to(self._ptr.dtype)
+        mem = self._mem[row_index, on_device(f_slots)].to(self._ptr.dtype)
         memory = mem.flatten(3).permute(1, 3, 0, 2).reshape(num_frames * hw, b, mem_dim)
         # spatial encoding + temporal encoding of the slot's t_pos, as the reference adds them
         num_maskmem = model.num_maskmem
-        tpos_index = num_maskmem - 1 - to_device(f_tpos)
+        tpos_index = num_maskmem - 1 - on_device(f_tpos)
         tpos = model.maskmem_tpos_enc.view(num_maskmem, mem_dim)[tpos_index]  # B x F x mem_dim
         pos = self._pos[None, :, None, :] + tpos.transpose(0, 1)[:, None]  # F x (h * w) x B x mem_dim
         pos = pos.reshape(num_frames * hw, b, mem_dim)
         num_ptr_tokens = 0
         masks = [torch.tensor(f_pad).repeat_interleave(hw, dim=1)]
         if num_ptrs:
-            ptrs = self._ptr[row_index, to_device(p_slots)].transpose(0, 1)  # P x B x C
-            offsets = to_device(p_offsets)
+            ptrs = self._ptr[row_index, on_device(p_slots)].transpose(0, 1)  # P x B x C
+            offsets = on_device(p_offsets)
             ptr_pos = model.pointer_time_encoding(offsets.flatten(), model.config.max_obj_ptrs_in_encoder)
             ptr_pos = ptr_pos.view(b, num_ptrs, mem_dim).transpose(0, 1)
             ptr_tokens, ptr_pos = model.pointer_tokens(ptrs, ptr_pos)
@@ -233,7 +234,7 @@ class MemoryBank:
             memory = torch.cat([memory, ptr_tokens], dim=0)
             pos = torch.cat([pos, ptr_pos], dim=0)
             masks.append(torch.tensor(p_pad).repeat_interleave(num_ptr_tokens // num_ptrs, dim=1))
-        padding_mask = torch.cat(masks, dim=1).to(device, non_blocking=True) if any_padding else None
+        padding_mask = to_device(torch.cat(masks, dim=1), device) if any_padding else None
         return MemoryTokens(memory, pos, num_ptr_tokens, padding_mask)
 
     # ------------------------------------------------------------------ accounting
@@ -241,3 +242,16 @@ class MemoryBank:
         """Bytes of tensor storage the bank holds."""
         tensors = [self._mem, self._ptr] + ([self._pos] if self._pos is not None else [])
         return sum(t.untyped_storage().nbytes() for t in tensors)
+
+
+def to_device(values: list | torch.Tensor, device: torch.device) -> torch.Tensor:
+    """Host bookkeeping (lists of ints, or a CPU tensor) on ``device`` without a host synchronization.
+
+    On CUDA the values go through pinned memory: a non-blocking copy from pageable memory would
+    wait for the stream to drain first. The caching host allocator keeps the pinned block until
+    the copy is done.
+    """
+    t = values if isinstance(values, torch.Tensor) else torch.tensor(values, dtype=torch.long)
+    if device.type == "cuda":
+        t = t.pin_memory()
+    return t.to(device, non_blocking=True)

@@ -41,6 +41,38 @@ def image_to_tensor(frame: np.ndarray | torch.Tensor, device: torch.device | str
     return t.permute(2, 0, 1).unsqueeze(0).float().div_(255.0)
 
 
+class FrameUploader:
+    """``image_to_tensor`` that, for numpy frames going to a CUDA device, copies through pinned memory.
+
+    The frame is copied into one of two pinned staging buffers (a host copy: the caller may reuse
+    its buffer as soon as ``upload`` returns) and from there to the device without blocking, so the
+    host never waits for the GPU here. A buffer is refilled only after its previous copy finished.
+    Elsewhere (CPU, torch tensors) it is ``image_to_tensor``.
+    """
+
+    def __init__(self, device: torch.device | str) -> None:
+        self.device = torch.device(device)
+        self._staging: list[tuple[torch.Tensor, torch.cuda.Event]] = []
+        self._next = 0
+
+    def upload(self, frame: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """``H x W x 3`` uint8 RGB -> ``1 x 3 x H x W`` float32 in [0, 1] on the device."""
+        if self.device.type != "cuda" or not isinstance(frame, np.ndarray):
+            return image_to_tensor(frame, self.device)
+        check_frame(frame)
+        if not self._staging or tuple(self._staging[0][0].shape) != frame.shape:
+            self._staging = [
+                (torch.empty(frame.shape, dtype=torch.uint8, pin_memory=True), torch.cuda.Event()) for _ in range(2)
+            ]
+        buffer, copied = self._staging[self._next]
+        self._next = (self._next + 1) % len(self._staging)
+        copied.synchronize()  # its previous copy to the device (one frame ago) is long done
+        np.copyto(buffer.numpy(), frame)
+        on_device = buffer.to(self.device, non_blocking=True)
+        copied.record(torch.cuda.current_stream(self.device))
+        return on_device.permute(2, 0, 1).unsqueeze(0).float().div_(255.0)
+
+
 def resize_and_normalize(image: torch.Tensor, image_size: int) -> torch.Tensor:
     """``B x 3 x H x W`` in [0, 1] -> ``B x 3 x S x S`` model input (antialiased bilinear, ImageNet stats)."""
     x = F.interpolate(image, size=(image_size, image_size), mode="bilinear", align_corners=False, antialias=True)

@@ -6,15 +6,18 @@ from __future__ import annotations
 
 import numbers
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .memory_bank import MEMORY_DTYPE, MemoryBank
+from .compiled_step import CompiledStep
+from .labels import LabelImage, label_image
+from .memory_bank import MEMORY_DTYPE, MemoryBank, to_device
 from .modeling.sam2 import HeadOutput, ImageFeatures, SAM2Model
 from .postprocess import fill_holes, keep_highest_object
-from .preprocess import check_frame, image_to_tensor, resize_and_normalize, upsample_logits
+from .preprocess import FrameUploader, check_frame, resize_and_normalize, upsample_logits
 from .prompts import PromptTensors, validate_prompt
 
 # Previous mask logits fed back with correction clicks are clamped, as the reference does
@@ -24,13 +27,43 @@ PREV_LOGITS_CLAMP = 32.0
 
 @dataclass
 class TrackResult:
-    """Masks of all objects on one frame (N objects, frame of H x W pixels), on the model's device."""
+    """Masks of all objects on one frame (N objects, frame of H x W pixels), on the model's device.
+
+    The tracker decides masks at low resolution (``low_res_logits``, h x w = a quarter of the model's
+    input size); the full-size ``mask_logits`` and ``masks`` are their bilinear upsample, computed on
+    first access. ``label_image()`` gives one H x W image of owners without that N x H x W work.
+    """
 
     frame_index: int  # 0 for the first frame given to ``track``
     obj_ids: list[int]  # insertion order
-    mask_logits: torch.Tensor  # N x H x W float32
-    masks: torch.Tensor  # N x H x W bool, ``mask_logits > 0``
+    low_res_logits: torch.Tensor  # N x 1 x h x w float32, after hole filling (a copy: later frames leave it)
     object_scores: torch.Tensor  # N float32 logits, > 0: the object is present
+    frame_size: tuple[int, int]  # (H, W)
+    non_overlap_masks: bool = False  # the tracker's setting: each pixel kept for the highest object only
+
+    @cached_property
+    def mask_logits(self) -> torch.Tensor:
+        """N x H x W float32 logits (with ``non_overlap_masks``, capped at -10 where another object is higher)."""
+        logits = upsample_logits(self.low_res_logits, self.frame_size)
+        if self.non_overlap_masks:
+            logits = keep_highest_object(logits)
+        return logits[:, 0]
+
+    @cached_property
+    def masks(self) -> torch.Tensor:
+        """N x H x W bool, ``mask_logits > 0``."""
+        return self.mask_logits > 0
+
+    def label_image(self) -> LabelImage:
+        """Owner of every pixel (H x W ids, 0 = background), as ``sam2_ros.outputs.label_image`` decides
+        it from ``masks``, ``mask_logits`` and ``object_scores`` (see ``sam2_core.labels``)."""
+        cached = self.__dict__.get("_label_image")
+        if cached is None:
+            cached = label_image(
+                self.low_res_logits, self.object_scores, self.obj_ids, self.frame_size, self.non_overlap_masks
+            )
+            self.__dict__["_label_image"] = cached
+        return cached
 
 
 class Tracker:
@@ -62,6 +95,15 @@ class Tracker:
     points inside it, which the model extrapolates), as the reference does. Where the
     reference's ``add_new_*`` output shows another object's pre-correction mask (it looks
     outputs up by storage kind), this tracker shows that object's latest mask.
+
+    ``compile=True`` runs the image encoder and the per-frame step of all objects through
+    ``torch.compile`` with static shapes (``sam2_core.compiled_step``): the memory bank at full
+    capacity, the objects padded to a bucket (1, 2, 4, 8, ..., ``max_objects``), CUDA graphs on
+    GPUs. Each bucket compiles once, on the first frame tracked with that many objects (a warm-up
+    runs them all: ``warmup_object_counts``), and never recompiles; results equal the eager path's
+    up to float round-off. Any frame size works (preprocessing is eager), prompted frames run
+    eagerly (their number of points varies), and a graph that cannot be compiled here runs eagerly
+    with a warning (``compiled.stats``).
     """
 
     def __init__(
@@ -74,6 +116,7 @@ class Tracker:
         max_cond_frames: int = 4,  # conditioning frames kept per object (the first prompt always stays)
         corrections_as_cond: bool = False,  # corrections on tracked frames become conditioning frames
         pad_to_capacity: bool = False,  # memory attention always at full capacity: one shape forever
+        compile: bool = False,  # compiled, fixed-shape encoder and per-frame step (implies pad_to_capacity)
     ) -> None:
         if max_objects < 1:
             raise ValueError(f"max_objects must be at least 1, got {max_objects}")
@@ -84,7 +127,9 @@ class Tracker:
         self.fill_hole_area = fill_hole_area
         self.non_overlap_masks = non_overlap_masks
         self.corrections_as_cond = corrections_as_cond
-        self.bank = MemoryBank(model, max_cond_frames=max_cond_frames, pad_to_capacity=pad_to_capacity)
+        self.bank = MemoryBank(model, max_cond_frames=max_cond_frames, pad_to_capacity=pad_to_capacity or compile)
+        self.compiled = CompiledStep(model, max_objects=max_objects, fill_hole_area=fill_hole_area) if compile else None
+        self._uploader = FrameUploader(model.device)
         self.reset()
 
     # ------------------------------------------------------------------ state
@@ -118,6 +163,11 @@ class Tracker:
     def obj_ids(self) -> list[int]:
         return list(self._obj_ids)
 
+    @property
+    def warmup_object_counts(self) -> list[int]:
+        """Object counts whose first frames compile something: the buckets with ``compile=True``, else [1]."""
+        return list(self.compiled.buckets) if self.compiled is not None else [1]
+
     @torch.inference_mode()
     def remove_object(self, obj_id: int) -> None:
         """Stop tracking ``obj_id``; KeyError if it is not tracked. Other objects are unaffected."""
@@ -138,8 +188,9 @@ class Tracker:
         """Process the next frame (``H x W x 3`` uint8 RGB, numpy or torch) for all objects."""
         h, w = check_frame(frame)
         model = self.model
-        image = image_to_tensor(frame, model.device)
-        features = model.encode_image(resize_and_normalize(image, model.image_size).to(model.dtype))
+        image = self._uploader.upload(frame)  # once to the device; resize and normalize run there
+        image = resize_and_normalize(image, model.image_size).to(model.dtype)
+        features = model.encode_image(image) if self.compiled is None else self.compiled.encode(image)
         self._commit()
         self._frame_index += 1
         self._features, self._frame_hw = features, (h, w)
@@ -158,6 +209,9 @@ class Tracker:
 
     def _track_objects(self, features: ImageFeatures, n: int) -> None:
         """Memory attention + heads + memory encoder for all ``n`` objects on the current frame."""
+        if self.compiled is not None:
+            self._track_compiled(features, n)
+            return
         model = self.model
         rows = list(range(n))
         feats = features.repeat(n)
@@ -175,6 +229,17 @@ class Tracker:
         self._prompted = [False] * n
         self._as_cond = [False] * n
 
+    def _track_compiled(self, features: ImageFeatures, n: int) -> None:
+        """``_track_objects`` through the compiled step: ``n`` objects padded to their bucket."""
+        compiled = self.compiled
+        # padding rows repeat object 0 (finite, valid memories); their outputs are dropped
+        rows = list(range(n)) + [0] * (compiled.bucket(n) - n)
+        out = compiled.step(features, self.bank.gather(rows, self._frame_index), n)
+        self.bank.set_position_encoding(out.mem_pos)
+        self._low_res, self._scores, self._ptr, self._mem = out.low_res, out.scores, out.obj_ptr, out.mem
+        self._prompted = [False] * n
+        self._as_cond = [False] * n
+
     def _commit(self) -> None:
         """Move the latest frame's outputs into the bank (encoding prompted frames' memories first)."""
         if self._features is None or not self._obj_ids:
@@ -183,7 +248,7 @@ class Tracker:
         frame = self._frame_index
         prompted = [r for r, p in enumerate(self._prompted) if p]
         if prompted:
-            index = torch.tensor(prompted, dtype=torch.long, device=model.device)
+            index = to_device(prompted, model.device)
             high_res = upsample_logits(self._low_res[index], (model.image_size, model.image_size))
             feats = self._features.repeat(len(prompted))
             # the user saw these masks: they enter memory binarized (is_mask_from_pts=True)
@@ -199,7 +264,7 @@ class Tracker:
         if len(recent) == len(self._obj_ids):
             self.bank.write_recent(recent, frame, self._mem, self._ptr)
         elif recent:
-            index = torch.tensor(recent, dtype=torch.long, device=model.device)
+            index = to_device(recent, model.device)
             self.bank.write_recent(recent, frame, self._mem[index], self._ptr[index])
         self._prompted = [False] * len(self._obj_ids)
         self._as_cond = [False] * len(self._obj_ids)
@@ -314,17 +379,13 @@ class Tracker:
 
     def _result(self) -> TrackResult:
         assert self._frame_hw is not None
-        h, w = self._frame_hw
-        logits = upsample_logits(self._low_res, (h, w))
-        if self.non_overlap_masks:
-            logits = keep_highest_object(logits)
-        logits = logits[:, 0]
         return TrackResult(
             frame_index=self._frame_index,
             obj_ids=list(self._obj_ids),
-            mask_logits=logits,
-            masks=logits > 0,
+            low_res_logits=self._low_res.clone(),  # the rows change in place with later prompts
             object_scores=self._scores[:, 0].clone(),
+            frame_size=self._frame_hw,
+            non_overlap_masks=self.non_overlap_masks,
         )
 
 

@@ -25,10 +25,9 @@ from sam2_ros.msg import TrackedObject, TrackedObjectArray
 from sam2_ros.objects_3d import fill_positions
 from sam2_ros.outputs import (
     contour_markers,
+    frame_labels,
     image_msg,
-    label_image,
     object_geometries,
-    object_geometry,
     overlay_image,
     pinhole_intrinsics,
     to_numpy,
@@ -104,8 +103,8 @@ class OutputPublisher:
         """
         out = self.publishers
         ids = [int(i) for i in result.obj_ids]
-        labels = label_image(result.masks, result.mask_logits, ids, result.object_scores)
-        geometries = object_geometries(labels, ids, self._live("contour_epsilon_px"))
+        labels, regions = frame_labels(result)  # one H x W image; boxes keep the geometry to each object
+        geometries = object_geometries(labels, ids, self._live("contour_epsilon_px"), regions)
         scores = to_numpy(result.object_scores).reshape(-1).tolist()
         header = frame.header
         out["label_image"].publish(image_msg(header, labels, "mono16"))
@@ -137,9 +136,9 @@ class OutputPublisher:
     def object_after_prompt(self, result: Any, object_id: int, label: str) -> TrackedObject:
         """The TrackedObject of ``object_id`` as the label image of ``result`` shows it (service replies)."""
         ids = [int(i) for i in result.obj_ids]
-        labels = label_image(result.masks, result.mask_logits, ids, result.object_scores)
+        labels, regions = frame_labels(result)
         score = float(to_numpy(result.object_scores).reshape(-1)[ids.index(object_id)])
-        geometry = object_geometry(labels, object_id, self._live("contour_epsilon_px"))
+        [geometry] = object_geometries(labels, [object_id], self._live("contour_epsilon_px"), regions)
         return tracked_object(geometry, label=label, score_logit=score)
 
     def publish_diagnostics(self, array: DiagnosticArray) -> None:

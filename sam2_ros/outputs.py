@@ -107,31 +107,74 @@ class ObjectGeometry:
     contours: list[np.ndarray] = field(default_factory=list)
 
 
-def object_geometry(labels: np.ndarray, object_id: int, epsilon_px: float = 1.0) -> ObjectGeometry:
-    """Area, box, centroid and simplified outer contours (Douglas-Peucker, ``epsilon_px``) of one id."""
+def object_geometry(
+    labels: np.ndarray, object_id: int, epsilon_px: float = 1.0, box: tuple[int, int, int, int] | None = None
+) -> ObjectGeometry:
+    """Area, box, centroid and simplified outer contours (Douglas-Peucker, ``epsilon_px``) of one id.
+
+    ``box`` (y0, y1, x0, x1), end exclusive: a box known to hold every pixel of the id; only that part
+    of the image is read (with a one-pixel margin), with the same results as the whole image.
+    """
+    x_off = y_off = 0
+    if box is not None:
+        height, width = labels.shape
+        y_off, x_off = max(box[0] - 1, 0), max(box[2] - 1, 0)
+        labels = labels[y_off : min(box[1] + 1, height), x_off : min(box[3] + 1, width)]
     region = (labels == object_id).view(np.uint8)
     moments = cv2.moments(region, binaryImage=True)
     area = int(round(moments["m00"]))
     if area == 0:
         return ObjectGeometry(object_id)
     x, y, w, h = cv2.boundingRect(region)
-    found, _ = cv2.findContours(region, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    x, y = x + x_off, y + y_off
+    found, _ = cv2.findContours(region, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE, offset=(x_off, y_off))
     if epsilon_px > 0:
         found = [cv2.approxPolyDP(c, epsilon_px, True) for c in found]
     found = sorted(found, key=lambda c: -cv2.contourArea(c))
+    # first moments of the whole image: integer sums, exact in float64 either way
+    m10 = moments["m10"] + x_off * moments["m00"]
+    m01 = moments["m01"] + y_off * moments["m00"]
     return ObjectGeometry(
         object_id,
         area=area,
         bbox=(float(x), float(y), float(x + w), float(y + h)),
-        centroid=(moments["m10"] / moments["m00"], moments["m01"] / moments["m00"]),
+        centroid=(m10 / moments["m00"], m01 / moments["m00"]),
         contours=[c.reshape(-1, 2).astype(np.int32) for c in found],
     )
 
 
-def object_geometries(labels: np.ndarray, obj_ids: Sequence[int], epsilon_px: float = 1.0) -> list[ObjectGeometry]:
-    """object_geometry for each id, in the given order; ids absent from the image get empty geometry."""
+def object_geometries(
+    labels: np.ndarray,
+    obj_ids: Sequence[int],
+    epsilon_px: float = 1.0,
+    regions: Mapping[int, tuple[int, int, int, int]] | None = None,
+) -> list[ObjectGeometry]:
+    """object_geometry for each id, in the given order; ids absent from the image get empty geometry.
+
+    ``regions`` (from ``frame_labels``): per id a box holding all its pixels; an id without one owns
+    nothing. Without it the whole image is searched.
+    """
+    if regions is not None:
+        return [
+            object_geometry(labels, i, epsilon_px, regions[i]) if i in regions else ObjectGeometry(i) for i in obj_ids
+        ]
     counts = np.bincount(labels.ravel(), minlength=int(max(obj_ids, default=0)) + 1)
     return [object_geometry(labels, i, epsilon_px) if counts[i] > 0 else ObjectGeometry(i) for i in obj_ids]
+
+
+def frame_labels(result: Any) -> tuple[np.ndarray, dict[int, tuple[int, int, int, int]] | None]:
+    """The H x W uint16 label image of a tracker result, and per id a box holding its pixels (or None).
+
+    A ``sam2_core.TrackResult`` decides ownership from its low-resolution logits and copies one H x W
+    image (``TrackResult.label_image``); any other result with ``masks``, ``mask_logits`` and
+    ``object_scores`` goes through ``label_image``. Both give the same image.
+    """
+    lean = getattr(result, "label_image", None)
+    if callable(lean):
+        owned = lean()
+        return owned.labels.cpu().numpy().astype(np.uint16), owned.regions
+    ids = [int(i) for i in result.obj_ids]
+    return label_image(result.masks, result.mask_logits, ids, result.object_scores), None
 
 
 def presence_probability(score_logit: float) -> float:

@@ -271,14 +271,14 @@ class TrackerNode(LifecycleNode):
             started = time.monotonic()
             self.get_logger().info("warming the model up")
             try:
-                warmup.result()
+                done = warmup.result()
             except Exception as error:
                 self.get_logger().error(f"activate failed: warm-up raised {_reason(error)}")
                 self._stage = "inactive"
                 self._stop_inputs()
                 super().on_deactivate(state)
                 return FAILURE
-            self.get_logger().info(f"warm-up took {time.monotonic() - started:.1f} s")
+            self.get_logger().info(f"warm-up took {time.monotonic() - started:.1f} s ({done})")
             self._warmed_up = True
         self.get_logger().info(f"active: tracking images from {self._image_topic(params)}")
         return result

@@ -45,7 +45,8 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
                   " float32, bfloat16, float16.",
                   choices=("auto", "float32", "bfloat16", "float16")),
     ParameterSpec("compile", False, "configure",
-                  "Reserved for a compiled per-frame step, which this version does not have: true fails configure."),
+                  "Compile the image encoder and the per-frame step (torch.compile, static shapes, CUDA graphs"
+                  " on GPUs); the warm-up then compiles every object-count bucket up to max_objects."),
     ParameterSpec("image_size", 0, "configure",
                   "Model input size in pixels (square); 0 = the model's default (1024). Smaller is faster"
                   " and coarser.", low=0, high=4096),

@@ -128,19 +128,36 @@ class TrackingSession:
         self._needs_retrack = self._latest_rgb is not None
         return count
 
-    def warmup(self, width: int = 640, height: int = 480) -> None:
-        """Run the model once on a synthetic frame (track, prompt, track) so the first real frame is fast.
+    def warmup(self, width: int = 640, height: int = 480) -> str:
+        """Run the model on a synthetic frame (track, prompt, track) so the first real frames are fast.
 
-        Only valid while no object is tracked; leaves the tracker reset.
+        A compiled tracker (``warmup_object_counts``: its object buckets) gets objects added one by
+        one and a frame tracked at each bucket, so every graph up to ``max_objects`` is compiled now.
+        Only valid while no object is tracked; leaves the tracker reset. Returns what was done.
         """
         if self.names:
             raise ValueError("warm-up would forget the tracked objects")
         yy, xx = np.mgrid[0:height, 0:width]
         frame = np.stack([(xx * 255 // max(width - 1, 1)), (yy * 255 // max(height - 1, 1)),
                           np.full_like(xx, 128)], axis=-1).astype(np.uint8)  # fmt: skip
+        counts = list(getattr(self.tracker, "warmup_object_counts", [1]))
         self.tracker.track(frame)
-        centre = np.array([[width / 2.0, height / 2.0]], dtype=np.float32)
-        self.tracker.add_prompt(1, points=centre, labels=np.array([1], dtype=np.int32))
-        self.tracker.track(frame)
+        added = 0
+        for count in counts:
+            while added < count:
+                added += 1
+                # clicks spread over the frame (golden-ratio steps), one per object
+                x, y = ((added * 0.618) % 1.0) * (width - 1), ((added * 0.382) % 1.0) * (height - 1)
+                point = np.array([[x, y]], dtype=np.float32)
+                self.tracker.add_prompt(added, points=point, labels=np.array([1], dtype=np.int32))
+            self.tracker.track(frame)
         self.tracker.reset()
         self._needs_retrack = self._latest_rgb is not None
+        stats = getattr(getattr(self.tracker, "compiled", None), "stats", None)
+        if stats is None:
+            return f"tracked {len(counts)} frame(s) with {', '.join(map(str, counts))} object(s)"
+        eager = f"; running eagerly: {', '.join(stats.eager)}" if stats.eager else ""
+        return (
+            f"compiled {', '.join(stats.graphs) or 'nothing new'} for {', '.join(map(str, counts))} object(s),"
+            f" {stats.seconds:.1f} s in compiling calls{eager}"
+        )
