@@ -19,7 +19,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from sam2_ros.outputs import label_image
+from sam2_ros.outputs import frame_labels
 from sam2_ros.prompts import PromptSpec
 
 Box = tuple[float, float, float, float]  # x_min, y_min, x_max, y_max in pixels
@@ -116,8 +116,7 @@ def label_boxes(labels: np.ndarray, obj_ids: Sequence[int], speck_fraction: floa
 
 def result_boxes(result: Any) -> dict[int, Box]:
     """Boxes of the visible objects in a tracker result, through its label image."""
-    ids = [int(i) for i in result.obj_ids]
-    return label_boxes(label_image(result.masks, result.mask_logits, ids, result.object_scores), ids)
+    return label_boxes(frame_labels(result)[0], [int(i) for i in result.obj_ids])
 
 
 def match_candidates(

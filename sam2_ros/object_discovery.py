@@ -28,7 +28,7 @@ from sam2_ros.mask_seeding import (
     seed_tracker,
     select_new_masks,
 )
-from sam2_ros.outputs import label_image, object_geometry, to_numpy, tracked_object
+from sam2_ros.outputs import frame_labels, object_geometries, to_numpy, tracked_object
 from sam2_ros.prompts import PromptSpec
 
 DEFAULT_LABEL = "object"
@@ -192,7 +192,7 @@ class ObjectDiscovery:
                 "the tracked objects' masks on the latest image are not known (an object was removed or a"
                 " frame failed since it was tracked); try again after the next frame"
             )
-        return label_image(result.masks, result.mask_logits, [int(i) for i in result.obj_ids], result.object_scores) > 0
+        return frame_labels(result)[0] > 0
 
     def tracked_objects(self, outcome: SeedOutcome) -> list[Any]:
         """TrackedObject messages of the added objects, as the label image of the outcome's result shows them."""
@@ -200,16 +200,12 @@ class ObjectDiscovery:
         if result is None or not outcome.object_ids:
             return []
         ids = [int(i) for i in result.obj_ids]
-        labels = label_image(result.masks, result.mask_logits, ids, result.object_scores)
+        labels, regions = frame_labels(result)
         scores = to_numpy(result.object_scores).reshape(-1)
-        epsilon = float(self._live("contour_epsilon_px"))
+        geometries = object_geometries(labels, outcome.object_ids, float(self._live("contour_epsilon_px")), regions)
         return [
-            tracked_object(
-                object_geometry(labels, i, epsilon),
-                label=self._session.names.get(i, ""),
-                score_logit=float(scores[ids.index(i)]),
-            )
-            for i in outcome.object_ids
+            tracked_object(g, label=self._session.names.get(i, ""), score_logit=float(scores[ids.index(i)]))
+            for i, g in zip(outcome.object_ids, geometries)
         ]
 
     # --- after every tracked frame (worker thread) ----------------------------------------
@@ -230,7 +226,7 @@ class ObjectDiscovery:
         owned = None
         if due:
             # ownership on this frame, before forgetting: forgotten objects are absent and own no pixel
-            owned = label_image(result.masks, result.mask_logits, ids, result.object_scores) > 0
+            owned = frame_labels(result)[0] > 0
         scores = to_numpy(result.object_scores).reshape(-1).tolist()
         forget_after = int(self._live("forget_after_frames"))
         for object_id in self._absence.update(ids, scores, forget_after):

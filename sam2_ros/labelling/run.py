@@ -41,7 +41,7 @@ from sam2_ros.labelling.review_video import ReviewVideo, resumed_path
 from sam2_ros.labelling.run_store import RunStore
 from sam2_ros.labelling.sources import LabelSource, open_source, sequence_name
 from sam2_ros.labelling.yolo import YoloWriter
-from sam2_ros.outputs import label_image, object_geometries
+from sam2_ros.outputs import frame_labels, object_geometries
 
 SNAPSHOT_PERIOD_S = 60.0  # wall time between tracker snapshots (a killed run loses at most this much)
 
@@ -407,8 +407,8 @@ class LabelRun:
                 raise LabelInputError(f"{e.where()}: {error}") from None
             self.object_labels[e.object_id] = e.label
         ids = list(result.obj_ids)
-        labels = label_image(result.masks, result.mask_logits, ids, result.object_scores)
-        geometries = object_geometries(labels, ids, cfg.contour_epsilon)
+        labels, regions = frame_labels(result)
+        geometries = object_geometries(labels, ids, cfg.contour_epsilon, regions)
         scores = result.object_scores.float().cpu().tolist()
         height, width = labels.shape
         names = {i: self.object_labels[i] for i in ids}
