@@ -25,7 +25,11 @@ from sam2_ros.depth_pairing import ColourDepthPairing, make_matcher, stamp_ns
 from sam2_ros.objects_3d import box_markers, object_transforms, point_cloud
 from sam2_ros.throttled_log import ThrottledWarnings
 
-MAX_DEPTH_WAIT_S = 0.1  # wall time a colour frame waits for its depth image (less when the next frame comes)
+# Wall time a colour frame waits for its depth image (less when the next frame comes, as it does
+# within a frame period on a live camera). Not shorter: after a pause of the process (a garbage
+# collection, a loaded machine) the timer and the depth image are ready together and the timer
+# may run first.
+MAX_DEPTH_WAIT_S = 0.5
 WARNING_PERIOD_S = 5.0
 NO_DEPTH_WARNING_S = 5.0  # warn when colour frames come but no depth image has for this long
 
