@@ -28,7 +28,7 @@ from rclpy.parameter import Parameter
 
 import sam2_core
 from sam2_ros.demo_planner import DemoPlanner, DemoReport
-from sam2_ros.object_discovery import make_mask_generator
+from sam2_ros.seeding.discovery import make_mask_generator
 from sam2_ros.tracker_factory import make_tracker
 from sam2_ros.tracker_node import TrackerNode
 from sam2_ros.video_source import VideoSourceNode

@@ -20,9 +20,9 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 from visualization_msgs.msg import MarkerArray
 
 from sam2_ros.compressed_images import label_png, overlay_jpeg
-from sam2_ros.depth_io import Objects3DOutput
+from sam2_ros.depth.messages import fill_positions
+from sam2_ros.depth.node_io import Objects3DOutput
 from sam2_ros.msg import TrackedObject, TrackedObjectArray
-from sam2_ros.objects_3d import fill_positions
 from sam2_ros.outputs import (
     contour_markers,
     frame_labels,

@@ -28,15 +28,12 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Header
 from std_srvs.srv import Trigger
 
-from sam2_ros.box_prompts import BoxPrompter
 from sam2_ros.click_frames import ClickFrames
 from sam2_ros.click_geometry import CameraModel, project_click
-from sam2_ros.depth_io import DepthInput
-from sam2_ros.detections_bridge import DetectionsBridge
+from sam2_ros.depth.node_io import DepthInput
 from sam2_ros.image_conversion import ImageConversionError, compressed_to_rgb, image_to_rgb
 from sam2_ros.msg import Prompt, TrackedObject
 from sam2_ros.node_main import run_node
-from sam2_ros.object_discovery import GeneratorFactory, ObjectDiscovery, make_mask_generator
 from sam2_ros.output_publisher import OutputPublisher, output_qos
 from sam2_ros.pipeline_stats import PipelineStats, StatsSnapshot, diagnostic_status
 from sam2_ros.prompts import (
@@ -47,8 +44,11 @@ from sam2_ros.prompts import (
     stamp_to_ns,
     validate_prompt,
 )
+from sam2_ros.seeding.box_rules import BoxPrompter
+from sam2_ros.seeding.detections import DetectionsBridge
+from sam2_ros.seeding.discovery import GeneratorFactory, ObjectDiscovery, make_mask_generator
+from sam2_ros.seeding.text_server import TextPromptServer, make_detector
 from sam2_ros.srv import AddPrompt, RemoveObject, SegmentEverything
-from sam2_ros.text_prompt_server import TextPromptServer, make_detector
 from sam2_ros.throttled_log import ThrottledWarnings
 from sam2_ros.tracker_factory import make_tracker, release_device_memory
 from sam2_ros.tracker_parameters import (
@@ -105,7 +105,7 @@ class TrackerNode(LifecycleNode):
     subscribes and warms up; deactivate stops processing and frees cached device memory
     (objects are kept); cleanup drops the model. ``tracker_factory(params)`` builds the
     tracker (tests pass a fake one); ``mask_generator_factory(tracker, settings)`` builds the
-    automatic mask generator of ~/segment_everything and discovery (object_discovery);
+    automatic mask generator of ~/segment_everything and discovery (seeding.discovery);
     ``detector_factory(params)`` the text prompts' detector.
     """
 

@@ -121,7 +121,7 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
     ParameterSpec("autostart", True, "startup",
                   "Configure and activate at start. False: wait for lifecycle transitions"
                   " (ros2 lifecycle set /sam2_tracker configure)."),
-    # --- segment everything (~/segment_everything), discovery and forgetting (object_discovery) ---
+    # --- segment everything (~/segment_everything), discovery and forgetting (seeding.discovery) ---
     ParameterSpec("auto_points_per_side", 16, "live",
                   "Clicks per side of the grid the automatic mask generator segments the image from"
                   " (auto_points_per_side**2 clicks) for ~/segment_everything and discovery.", low=1, high=256),

@@ -27,7 +27,7 @@ from sam2_ros.calibration import (
     pinhole_calibration,
     scaled_calibration,
 )
-from sam2_ros.depth_geometry import fill_depth_image
+from sam2_ros.depth.geometry import fill_depth_image
 from sam2_ros.frame_sources import FrameReadError, FrameSource, SyntheticSource, fit_frame, open_source
 from sam2_ros.image_conversion import fill_image
 from sam2_ros.node_main import run_node

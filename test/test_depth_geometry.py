@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from sam2_ros.depth_geometry import (
+from sam2_ros.depth.geometry import (
     AlignedDepth,
     DepthError,
     alignment_indices,
@@ -245,7 +245,7 @@ def test_half_resolution_depth_gives_the_same_centre():
 def test_depth_images_are_written_in_either_encoding_and_read_back():
     from sensor_msgs.msg import Image
 
-    from sam2_ros.depth_geometry import fill_depth_image
+    from sam2_ros.depth.geometry import fill_depth_image
 
     metres = np.array([[1.2344, np.nan], [70.0, 0.5]])
     mm = fill_depth_image(Image(), metres, "16UC1")

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from sam2_ros.depth_pairing import (
+from sam2_ros.depth.pairing import (
     ColourDepthPairing,
     MessageFiltersMatcher,
     StampMatcher,

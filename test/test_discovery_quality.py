@@ -3,7 +3,7 @@
 """Segment everything and discovery with the bundled nano on held-out synthetic clips (seeds < 1,000,000).
 
 The node's rules on a sam2_core Tracker (no ROS): the automatic mask generator with the node's
-default auto_* settings, the masks chosen by ``mask_seeding`` and added as mask prompts. Bars:
+default auto_* settings, the masks chosen by ``seeding.mask_rules`` and added as mask prompts. Bars:
 the scene's objects are found (recall >= 0.9 at IoU >= 0.5; background and floor masks are not
 counted), the tracks they start reach J&F >= 0.8, and with discovery on, an object that enters
 the view mid-clip is tracked within 10 frames of being fully visible.
@@ -17,9 +17,9 @@ import pytest
 from sam2_core import AutomaticMaskGenerator, Tracker, build_model, bundled_checkpoint
 from sam2_core.synthetic import SceneConfig, SyntheticScene
 from sam2_ros.demo_scoring import match_objects, relabel, score_tracking
-from sam2_ros.mask_seeding import SeedingRules, seed_tracker, select_new_masks
-from sam2_ros.object_discovery import GeneratorSettings
 from sam2_ros.outputs import label_image
+from sam2_ros.seeding.discovery import GeneratorSettings
+from sam2_ros.seeding.mask_rules import SeedingRules, seed_tracker, select_new_masks
 from sam2_ros.tracker_parameters import PARAMETERS_BY_NAME
 
 H, W = 240, 320

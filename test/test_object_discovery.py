@@ -18,7 +18,7 @@ from sam2_ros.srv import SegmentEverything
 from sensor_msgs.msg import Image
 
 from sam2_ros.image_conversion import fill_image
-from sam2_ros.mask_seeding import (
+from sam2_ros.seeding.mask_rules import (
     AbsenceCounter,
     DiscoveryClock,
     SeedingRules,

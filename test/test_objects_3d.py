@@ -13,8 +13,8 @@ from sensor_msgs.msg import PointField
 from std_msgs.msg import Header
 from visualization_msgs.msg import Marker
 
-from sam2_ros.depth_geometry import Object3D
-from sam2_ros.objects_3d import (
+from sam2_ros.depth.geometry import Object3D
+from sam2_ros.depth.messages import (
     BOX_NAMESPACE,
     MIN_BOX_SIZE_M,
     box_markers,

@@ -26,9 +26,9 @@ from std_msgs.msg import String
 from std_srvs.srv import Trigger
 
 from sam2_core.detection import Detection, DetectorError
-from sam2_ros.detections_bridge import detection_array_type
 from sam2_ros.image_conversion import image_to_array
-from sam2_ros.text_prompt_server import make_detector
+from sam2_ros.seeding.detections import detection_array_type
+from sam2_ros.seeding.text_server import make_detector
 
 ROOT = Path(__file__).resolve().parents[1]
 Detection2DArray = detection_array_type()

@@ -13,7 +13,9 @@ from fake_tracker import FakeTracker
 from std_msgs.msg import Header
 
 from sam2_core.detection import match_phrase
-from sam2_ros.box_prompts import (
+from sam2_ros.outputs import object_geometry
+from sam2_ros.prompts import PromptSpec
+from sam2_ros.seeding.box_rules import (
     BoxCandidate,
     BoxPrompter,
     BoxPromptError,
@@ -22,10 +24,8 @@ from sam2_ros.box_prompts import (
     label_boxes,
     match_candidates,
 )
-from sam2_ros.detections_bridge import candidates_from_detections, detection_box, parse_classes
-from sam2_ros.outputs import object_geometry
-from sam2_ros.prompts import PromptSpec
-from sam2_ros.text_prompts import ActivePhrases, TextPromptError, check_threshold, parse_phrases
+from sam2_ros.seeding.detections import candidates_from_detections, detection_box, parse_classes
+from sam2_ros.seeding.phrases import ActivePhrases, TextPromptError, check_threshold, parse_phrases
 from sam2_ros.tracking_session import Frame, TrackingSession
 
 

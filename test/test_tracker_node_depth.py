@@ -19,10 +19,10 @@ from visualization_msgs.msg import Marker
 
 from sam2_core.synthetic import SyntheticScene
 from sam2_ros.calibration import camera_info_msg, pinhole_calibration
-from sam2_ros.depth_geometry import EXTENT_PERCENTILES, back_project, fill_depth_image
+from sam2_ros.depth.geometry import EXTENT_PERCENTILES, back_project, fill_depth_image
+from sam2_ros.depth.messages import BOX_NAMESPACE
 from sam2_ros.frame_sources import scene_config
 from sam2_ros.image_conversion import fill_image
-from sam2_ros.objects_3d import BOX_NAMESPACE
 
 WIDTH, HEIGHT = 320, 240
 HAVE_TF2 = importlib.util.find_spec("tf2_ros") is not None

@@ -19,7 +19,7 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
 
 from sam2_core.synthetic import SyntheticScene
-from sam2_ros.depth_geometry import decode_depth, depth_to_array
+from sam2_ros.depth.geometry import decode_depth, depth_to_array
 from sam2_ros.frame_sources import SyntheticSource, scene_config
 from sam2_ros.video_source import VideoSourceNode
 

@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 
 from sam2_ros.labelling.config import LabelInputError
-from sam2_ros.mask_seeding import SeedingRules, select_new_masks
-from sam2_ros.object_discovery import GeneratorSettings
+from sam2_ros.seeding.discovery import GeneratorSettings
+from sam2_ros.seeding.mask_rules import SeedingRules, select_new_masks
 
 
 @dataclass
@@ -71,7 +71,7 @@ def automatic_prompts(model: Any, rgb: np.ndarray, max_objects: int) -> list[Aut
     """SAM's "segment everything" on ``rgb`` as the node's ``~/segment_everything`` does it.
 
     The generator runs with the node's ``auto_*`` defaults and the masks are chosen by the node's
-    rules (``mask_seeding``: not smaller than ``auto_min_area_px``, not floor-sized, not mostly a
+    rules (``sam2_ros.seeding.mask_rules``: not smaller than ``auto_min_area_px``, not floor-sized, not mostly a
     part of a mask chosen before): at most ``max_objects``, best predicted IoU first, ids 1...
     """
     generator_class = _generator_class()

@@ -18,8 +18,8 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
-from sam2_ros.box_prompts import BoxCandidate, BoxOutcome
 from sam2_ros.prompts import check_prompt_age, stamp_to_ns
+from sam2_ros.seeding.box_rules import BoxCandidate, BoxOutcome
 from sam2_ros.throttled_log import ThrottledWarnings
 
 RECENT_IMAGES = 256  # stamps of received images kept to recognise the image detections were made on

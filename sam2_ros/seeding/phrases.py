@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """Text prompts without ROS: phrases from a request's text, and the phrases that stay active (continuous).
 
-Pure (no rclpy, no torch): the node's text-prompt server (``text_prompt_server``) parses requests
+Pure (no rclpy, no torch): the node's text-prompt server (``text_server``) parses requests
 here and asks ``ActivePhrases`` after every tracked frame whether a re-detection is due.
 """
 

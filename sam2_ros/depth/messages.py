@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """Messages for objects in 3-D: TrackedObject's position fields, the PointCloud2, box markers and TF frames.
 
-Pure functions (message types only, no rclpy), built from depth_geometry.Object3D and tested
+Pure functions (message types only, no rclpy), built from depth.geometry.Object3D and tested
 with plain calls. Everything is in the image's optical frame and carries the image's header.
 """
 
@@ -18,7 +18,7 @@ from sensor_msgs.msg import PointCloud2, PointField
 from std_msgs.msg import ColorRGBA
 from visualization_msgs.msg import Marker
 
-from sam2_ros.depth_geometry import Object3D
+from sam2_ros.depth.geometry import Object3D
 from sam2_ros.outputs import colour_for_id
 
 BOX_NAMESPACE = "sam2_objects_3d"

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """Choosing which automatic masks become new tracked objects, periodic discovery timing and forgetting (no rclpy).
 
-Pure functions and small state machines used by ``object_discovery`` (the node side) and by the
+Pure functions and small state machines used by ``discovery`` (the node side) and by the
 quality tests, which drive a ``sam2_core.Tracker`` with the same rules. A mask record is a dict
 as ``sam2_core.AutomaticMaskGenerator.generate`` returns it (``segmentation`` H x W bool, ``area``,
 ``predicted_iou``, ...).

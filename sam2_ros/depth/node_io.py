@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 """The tracker node's depth input and 3-D outputs: the `depth` subscription, ~/points, box markers, TF frames.
 
-rclpy glue around depth_pairing (which colour frame goes with which depth image),
-depth_geometry (the maths) and objects_3d (the messages). DepthInput runs on the executor
+rclpy glue around depth.pairing (which colour frame goes with which depth image),
+depth.geometry (the maths) and depth.messages (the messages). DepthInput runs on the executor
 (in the node's mutually exclusive input group) and never waits: a colour frame goes on to
 the worker with its depth as soon as that is known. Objects3DOutput runs on the worker,
 from OutputPublisher.publish_frame. Bad depth is logged at most once per 5 s per reason and
@@ -20,9 +20,9 @@ import numpy as np
 from rclpy.qos import HistoryPolicy, QoSProfile
 from sensor_msgs.msg import Image
 
-from sam2_ros.depth_geometry import AlignedDepth, DepthError, Object3D, decode_depth, intrinsics_for, measure_object
-from sam2_ros.depth_pairing import ColourDepthPairing, make_matcher, stamp_ns
-from sam2_ros.objects_3d import box_markers, object_transforms, point_cloud
+from sam2_ros.depth.geometry import AlignedDepth, DepthError, Object3D, decode_depth, intrinsics_for, measure_object
+from sam2_ros.depth.messages import box_markers, object_transforms, point_cloud
+from sam2_ros.depth.pairing import ColourDepthPairing, make_matcher, stamp_ns
 from sam2_ros.throttled_log import ThrottledWarnings
 
 # Wall time a colour frame waits for its depth image (less when the next frame comes, as it does

@@ -4,7 +4,7 @@
 
 Everything here runs on the node's worker thread (``TrackingWorker``): the service handler only
 waits for the worker. The rules (which masks become objects, when discovery is due, when an
-object is forgotten) are in ``mask_seeding``; this module applies them to the node's
+object is forgotten) are in ``mask_rules``; this module applies them to the node's
 ``TrackingSession`` with the automatic mask generator of ``sam2_core`` on the tracker's model.
 No rclpy import: the node passes its logger, parameter reader and worker call.
 """
@@ -18,7 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from sam2_ros.mask_seeding import (
+from sam2_ros.outputs import frame_labels, object_geometries, to_numpy, tracked_object
+from sam2_ros.prompts import PromptSpec
+from sam2_ros.seeding.mask_rules import (
     AbsenceCounter,
     DiscoveryClock,
     SeedingRules,
@@ -28,8 +30,6 @@ from sam2_ros.mask_seeding import (
     seed_tracker,
     select_new_masks,
 )
-from sam2_ros.outputs import frame_labels, object_geometries, to_numpy, tracked_object
-from sam2_ros.prompts import PromptSpec
 
 DEFAULT_LABEL = "object"
 

@@ -23,9 +23,9 @@ from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from std_msgs.msg import String
 from std_srvs.srv import Trigger
 
-from sam2_ros.box_prompts import BoxCandidate, BoxOutcome, BoxPromptError
+from sam2_ros.seeding.box_rules import BoxCandidate, BoxOutcome, BoxPromptError
+from sam2_ros.seeding.phrases import ActivePhrases, TextPromptError, check_threshold, parse_phrases
 from sam2_ros.srv import TrackText
-from sam2_ros.text_prompts import ActivePhrases, TextPromptError, check_threshold, parse_phrases
 from sam2_ros.throttled_log import ThrottledWarnings
 from sam2_ros.tracking_worker import WorkerStopped
 
