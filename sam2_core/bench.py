@@ -8,7 +8,6 @@ import argparse
 import gc
 import json
 import math
-import platform
 import sys
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -21,6 +20,7 @@ import torch
 from .bench_measure import (
     ProcessPeakMemory,
     StepMeter,
+    device_name,
     fps,
     mask_iou,
     module_bytes,
@@ -280,17 +280,6 @@ def format_table(rows: list[dict], on_cuda: bool) -> str:
     return "\n".join(lines)
 
 
-def _cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def run_info(
     args: argparse.Namespace,
     device: torch.device,
@@ -304,7 +293,7 @@ def run_info(
         "model": args.model,
         "weights": args.checkpoint or f"random (seed {args.seed})",
         "device": device.type,
-        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else _cpu_name(),
+        "device_name": device_name(device),
         "torch": torch.__version__,
         "cuda": torch.version.cuda if device.type == "cuda" else None,
         "threads": torch.get_num_threads(),

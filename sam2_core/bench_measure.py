@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import platform
 import resource
 import time
 from collections.abc import Callable
@@ -55,6 +56,21 @@ class StepMeter:
     def peak_bytes(self) -> int | None:
         """Attributed CUDA peak including the weights; None on other devices (not measured per runner)."""
         return self.weights_bytes + self.peak if self.cuda else None
+
+
+def device_name(device: torch.device | str) -> str:
+    """The GPU's name for a CUDA device, else the CPU's model name (what benchmark tables are quoted with)."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def module_bytes(module: nn.Module) -> int:

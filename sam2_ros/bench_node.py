@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import tempfile
 import threading
@@ -44,6 +43,7 @@ from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
 
 from sam2_core.bench import FrameSource, random_checkpoint
+from sam2_core.bench_measure import device_name
 from sam2_ros.dds_profile import use_large_message_profile
 from sam2_ros.image_conversion import fill_image
 from sam2_ros.msg import Prompt, TrackedObjectArray
@@ -77,22 +77,11 @@ def percentile(values: Sequence[float], q: float) -> float | None:
     return float(np.percentile(np.asarray(values, dtype=np.float64), q)) if len(values) else None
 
 
-def _cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def machine(device: str) -> dict:
     on_cuda = device.startswith("cuda")
     return {
         "device": device,
-        "device_name": torch.cuda.get_device_name(torch.device(device)) if on_cuda else _cpu_name(),
+        "device_name": device_name(device),
         "torch": torch.__version__,
         "cuda": torch.version.cuda if on_cuda else None,
         "cpu_count": os.cpu_count(),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import gc
 import os
 import sys
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # a type only: the label tool (python -m sam2_ros.label) runs without ROS installed
@@ -80,26 +81,47 @@ def resolve_weights(model: str, checkpoint: str) -> tuple[str, str]:
     )
 
 
-def make_tracker(params: TrackerParams) -> Any:
-    """Load the model named by the parameters and wrap it in a ``sam2_core.Tracker``.
+@dataclass(frozen=True)
+class LoadedModel:
+    """A network as ``load_model`` built it, with what was chosen for it."""
 
-    Raises (FileNotFoundError, ValueError, or sam2_core's CheckpointError) with a message naming
-    the problem; the node turns that into a failed configure.
+    model: Any  # sam2_core.SAM2Model
+    name: str  # the model name used (the bundled one's when no checkpoint was given)
+    checkpoint: str
+    device: str
+
+
+def load_model(model: str, checkpoint: str, device: str, dtype: str, image_size: int = 0) -> LoadedModel:
+    """Build the network the ``model`` / ``checkpoint`` / ``device`` / ``dtype`` / ``image_size`` settings name.
+
+    Raises (FileNotFoundError, ValueError, or sam2_core's CheckpointError) with a message naming the
+    problem: an unknown model, a missing or unfitting checkpoint, a device this machine lacks.
     """
     import sam2_core
 
     names = sam2_core.model_names()
-    if params.model not in names:
-        raise ValueError(f"unknown model '{params.model}'; choose one of: {', '.join(names)}")
-    model_name, checkpoint = resolve_weights(params.model, params.checkpoint)
-    device = resolve_device(params.device)
-    model = sam2_core.build_model(
+    if model not in names:
+        raise ValueError(f"unknown model '{model}'; choose one of: {', '.join(names)}")
+    model_name, path = resolve_weights(model, checkpoint)
+    torch_device = resolve_device(device)
+    network = sam2_core.build_model(
         model_name,
-        checkpoint=checkpoint,
-        device=device,
-        dtype=resolve_dtype(params.dtype, device),
-        image_size=params.image_size or None,
+        checkpoint=path,
+        device=torch_device,
+        dtype=resolve_dtype(dtype, torch_device),
+        image_size=image_size or None,
     )
+    return LoadedModel(network, model_name, path, torch_device)
+
+
+def make_tracker(params: TrackerParams) -> Any:
+    """Load the model named by the parameters and wrap it in a ``sam2_core.Tracker``.
+
+    Raises as ``load_model``; the node turns that into a failed configure.
+    """
+    import sam2_core
+
+    model = load_model(params.model, params.checkpoint, params.device, params.dtype, params.image_size).model
     return sam2_core.Tracker(
         model,
         max_objects=params.max_objects,

@@ -171,31 +171,20 @@ class LabelRun:
 
     def _load_model(self) -> Any:
         import sam2_core
-        from sam2_ros.tracker_factory import resolve_device, resolve_dtype, resolve_weights
+        from sam2_ros.tracker_factory import load_model
 
         cfg = self.cfg
-        names = sam2_core.model_names()
-        if cfg.model not in names:
-            raise LabelInputError(f"unknown model '{cfg.model}'; choose one of: {', '.join(names)}")
         try:
-            model_name, checkpoint = resolve_weights(cfg.model, cfg.checkpoint)
-            device = resolve_device(cfg.device)
-            model = sam2_core.build_model(
-                model_name,
-                checkpoint=checkpoint,
-                device=device,
-                dtype=resolve_dtype(cfg.dtype, device),
-                image_size=cfg.image_size or None,
-            )
+            loaded = load_model(cfg.model, cfg.checkpoint, cfg.device, cfg.dtype, cfg.image_size)
         except (OSError, ValueError, sam2_core.CheckpointError) as error:
             raise LabelInputError(str(error).splitlines()[0]) from None
-        if model_name != cfg.model:
+        if loaded.name != cfg.model:
             self.err.write(
-                f"label: no --checkpoint for {cfg.model}: using the bundled {model_name} (trained on synthetic "
+                f"label: no --checkpoint for {cfg.model}: using the bundled {loaded.name} (trained on synthetic "
                 "scenes only; give --checkpoint for real recordings)\n"
             )
-        self.model_name, self.checkpoint, self.device = model_name, checkpoint, device
-        return model
+        self.model_name, self.checkpoint, self.device = loaded.name, loaded.checkpoint, loaded.device
+        return loaded.model
 
     # ------------------------------------------------------------------ run
     def execute(self) -> int:
