@@ -466,9 +466,9 @@ class TrackerNode(LifecycleNode):
     # --- worker side: track, then build and publish the outputs -------------------------
     def _process_frame(self, frame: Frame) -> None:
         result = self._session.track(frame)
+        self._boxes.note_frame(result)  # before forgetting clears the session's latest result
         self._publish_result(frame, result)
         self._discovery.after_frame(frame, result)  # forgetting, and discovery when it is due
-        self._boxes.note_frame()
         self._text_prompts.after_frame(frame)  # continuous text prompts, when due
 
     def _on_frame_error(self, error: BaseException) -> None:

@@ -128,6 +128,9 @@ def test_intrinsics_come_from_camera_info_scaled_to_the_image():
     assert error.value.reason == "camera_info"
     with pytest.raises(DepthError, match="camera_info has no usable intrinsics"):
         intrinsics_for(SimpleNamespace(width=64, height=48, k=[0.0] * 9), 64, 48)
+    for bad in ([math.inf, 0, 31.5, 0, math.inf, 23.5, 0, 0, 1], [100.0, 0, math.nan, 0, 110.0, 23.5, 0, 0, 1]):
+        with pytest.raises(DepthError, match="camera_info has no usable intrinsics"):  # never NaN positions
+            intrinsics_for(SimpleNamespace(width=64, height=48, k=bad), 64, 48)
 
 
 def test_back_projection_is_the_pinhole_model():

@@ -130,3 +130,27 @@ def test_each_colour_frame_is_handed_on_once_in_order_with_or_without_depth(matc
     pairing.add_depth(msg("depth", 200))  # too late for a frame already sent on: nothing more
     assert [t for t, _ in sink.got] == [100, 133, 166, 200]
     assert (pairing.paired, pairing.unpaired) == (2, 2)
+
+
+@pytest.mark.parametrize("matcher_type", MATCHERS)
+def test_pairing_starts_again_when_stamps_jump_back(matcher_type):
+    """A bag played again or a simulator reset: the queues still hold the stamps of before, full of
+    unpaired frames (their depth lost), and would drop every new message as the oldest."""
+    sink = Sink()
+    pairing = ColourDepthPairing(matcher_type(0.005, queue_size=4), sink)
+    for i in range(12):  # depth for every third frame only, arriving after its colour frame
+        pairing.add_colour(msg("colour", 100_000 + 33 * i))
+        if i % 3 == 0:
+            pairing.add_depth(msg("depth", 100_000 + 33 * i))
+    pairing.expire()
+    assert pairing.paired == 4 and pairing.restarts == 0
+    sink.got.clear()
+    for i in range(10):  # time starts again at 5 s: every depth image comes
+        pairing.add_colour(msg("colour", 5_000 + 33 * i))
+        pairing.add_depth(msg("depth", 5_000 + 33 * i))
+    assert sink.got == [(5_000 + 33 * i, 5_000 + 33 * i) for i in range(10)]
+    assert pairing.restarts == 1 and pairing.paired == 14
+    # a depth image late by less than the jump threshold is no restart
+    pairing.add_colour(msg("colour", 5_400))
+    pairing.add_depth(msg("depth", 4_600))
+    assert pairing.restarts == 1 and sink.got[-1] == (5_297, 5_297)

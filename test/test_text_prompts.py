@@ -161,13 +161,33 @@ def test_box_prompter_refreshes_matches_and_respects_max_objects():
     assert "max_objects" in refreshed.rejected[0]
 
 
+def test_box_prompter_keeps_and_reports_what_it_added_when_the_tracker_fails_on_a_box():
+    session = session_with_frame()
+    prompter = BoxPrompter(session)
+    add_prompt, calls = session.add_prompt, []
+
+    def failing_second(spec):
+        calls.append(spec.object_id)
+        if len(calls) == 2:
+            raise RuntimeError("CUDA out of memory")
+        return add_prompt(spec)
+
+    session.add_prompt = failing_second
+    outcome = prompter.apply(
+        [BoxCandidate((0, 0, 10, 10), "cup", 0.9), BoxCandidate((20, 0, 30, 10), "cup", 0.8),
+         BoxCandidate((0, 20, 10, 30), "cup", 0.7)],
+        match_iou=0.5, max_objects=8,
+    )  # fmt: skip
+    assert outcome.added == [1, 2] and session.object_ids == [1, 2]  # the failed box took no id
+    assert outcome.rejected == ["'cup': the tracker failed: RuntimeError: CUDA out of memory"]
+
+
 def test_box_prompter_knows_tracked_boxes_after_a_removal_and_refuses_when_it_cannot():
     session = session_with_frame()
     prompter = BoxPrompter(session)
     prompter.apply([BoxCandidate((0, 0, 10, 10), "a", 1.0), BoxCandidate((20, 0, 30, 10), "a", 0.9)], match_iou=0.5,
                    max_objects=8)  # fmt: skip
-    session.track(Frame(Header(), np.zeros((30, 40, 3), np.uint8), 0, 2))
-    prompter.note_frame()
+    prompter.note_frame(session.track(Frame(Header(), np.zeros((30, 40, 3), np.uint8), 0, 2)))
     session.remove(2)
     assert session.latest_result is None
     assert prompter.tracked() == {1: ("a", (0.0, 0.0, 10.0, 10.0))}

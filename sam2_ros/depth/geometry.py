@@ -180,15 +180,17 @@ def intrinsics_for(camera_info: Any, width: int, height: int) -> tuple[float, fl
     """(fx, fy, cx, cy) of an image of ``width x height`` from camera_info's K (scaled to that size).
 
     Scaling keeps pixel centres: c' = (c + 0.5) * s - 0.5. DepthError ("camera_info") when there is
-    no camera_info or its K or size is zero.
+    no camera_info, its fx, fy or size is zero or negative, or fx, fy, cx or cy is NaN or infinite.
     """
     if camera_info is None:
         raise DepthError("camera_info", "no camera_info received yet: 3-D positions need its intrinsics (K)")
     k = np.asarray(camera_info.k, dtype=np.float64).reshape(3, 3)
-    if not (k[0, 0] > 0 and k[1, 1] > 0 and camera_info.width > 0 and camera_info.height > 0):
+    fx, fy, cx, cy = k[0, 0], k[1, 1], k[0, 2], k[1, 2]
+    finite = bool(np.isfinite([fx, fy, cx, cy]).all())
+    if not (finite and fx > 0 and fy > 0 and camera_info.width > 0 and camera_info.height > 0):
         raise DepthError(
             "camera_info",
-            f"camera_info has no usable intrinsics (K fx = {k[0, 0]:g}, fy = {k[1, 1]:g}, size"
+            f"camera_info has no usable intrinsics (K fx = {fx:g}, fy = {fy:g}, cx = {cx:g}, cy = {cy:g}, size"
             f" {camera_info.width} x {camera_info.height}): 3-D positions need them",
         )
     sx, sy = width / camera_info.width, height / camera_info.height

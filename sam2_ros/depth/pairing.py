@@ -9,7 +9,9 @@ within the slop (inclusive; on a tie the one that arrived first), and both leave
 unpaired messages wait, the oldest stamp dropped past ``queue_size``. ColourDepthPairing adds
 what a tracker needs on top: a colour frame waits for its depth at most until the next colour
 frame or ``expire()`` and then goes on without it, so a missing depth stream delays nothing
-by more than that.
+by more than that; and when stamps jump back in time (a bag played again, a simulator reset)
+it empties the matcher, whose queues would otherwise keep the newer stamps of before the jump
+and drop every new message as the oldest.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 DEFAULT_QUEUE_SIZE = 8
+JUMP_BACK_NS = 1_000_000_000  # a message stamped this much before the newest one seen: time started again
 
 
 def stamp_ns(msg: Any) -> int:
@@ -54,6 +57,11 @@ class StampMatcher:
     def waiting(self, index: int) -> int:
         return len(self._queues[index])
 
+    def clear(self) -> None:
+        """Forget every waiting message."""
+        for queue in self._queues:
+            queue.clear()
+
 
 class MessageFiltersMatcher:
     """The same interface over message_filters.ApproximateTimeSynchronizer (fed through SimpleFilters).
@@ -64,15 +72,22 @@ class MessageFiltersMatcher:
     backend = "message_filters ApproximateTimeSynchronizer"
 
     def __init__(self, slop_s: float, queue_size: int = DEFAULT_QUEUE_SIZE) -> None:
+        import message_filters  # noqa: F401 - ImportError here when it is not installed
+
+        # ATS pairs when the stamps differ by strictly less than its slop: one nanosecond more makes
+        # the slop inclusive, as StampMatcher's (and a slop of 0 pairs equal stamps)
+        self._slop = (int(round(slop_s * 1e9)) + 1) / 1e9
+        self._queue_size = max(int(queue_size), 1)
+        self._pair: tuple[Any, Any] | None = None
+        self.clear()
+
+    def clear(self) -> None:
+        """Forget every waiting message (a new synchronizer: ATS has no call for it)."""
         from message_filters import ApproximateTimeSynchronizer, SimpleFilter
 
         self._inputs = (SimpleFilter(), SimpleFilter())
-        # ATS pairs when the stamps differ by strictly less than its slop: one nanosecond more makes
-        # the slop inclusive, as StampMatcher's (and a slop of 0 pairs equal stamps)
-        slop = (int(round(slop_s * 1e9)) + 1) / 1e9
-        self._sync = ApproximateTimeSynchronizer(list(self._inputs), max(int(queue_size), 1), slop)
+        self._sync = ApproximateTimeSynchronizer(list(self._inputs), self._queue_size, self._slop)
         self._sync.registerCallback(self._on_pair)
-        self._pair: tuple[Any, Any] | None = None
 
     def _on_pair(self, colour: Any, depth: Any) -> None:
         self._pair = (colour, depth)
@@ -108,15 +123,29 @@ class ColourDepthPairing:
         self.matcher = matcher
         self._deliver = deliver
         self._waiting: Any = None  # the colour frame waiting for its depth
+        self._newest_ns: int | None = None  # the newest stamp seen on either stream
         self.paired = 0
         self.unpaired = 0
+        self.restarts = 0  # times stamps jumped back and the matcher was emptied
 
     @property
     def waiting(self) -> bool:
         return self._waiting is not None
 
+    def _check_clock(self, msg: Any) -> None:
+        """Empty the matcher when ``msg`` is stamped over JUMP_BACK_NS before the newest stamp seen."""
+        stamp = stamp_ns(msg)
+        if self._newest_ns is not None and stamp < self._newest_ns - JUMP_BACK_NS:
+            self.expire()
+            self.matcher.clear()
+            self.restarts += 1
+            self._newest_ns = stamp
+        elif self._newest_ns is None or stamp > self._newest_ns:
+            self._newest_ns = stamp
+
     def add_colour(self, frame: Any) -> None:
         self.expire()
+        self._check_clock(frame)
         pair = self.matcher.add(0, frame)
         if pair is None:
             self._waiting = frame
@@ -125,6 +154,7 @@ class ColourDepthPairing:
             self._deliver(frame, pair[1])
 
     def add_depth(self, depth: Any) -> None:
+        self._check_clock(depth)
         pair = self.matcher.add(1, depth)
         if pair is not None and pair[0] is self._waiting:
             self._waiting = None

@@ -151,16 +151,17 @@ def match_candidates(
 class BoxPrompter:
     """Adds objects to a TrackingSession from boxes on its latest image (worker thread only).
 
-    ``note_frame()`` after every tracked frame keeps the latest frame's result, so tracked boxes stay
-    known after a failed frame or a removal (when the session's ``latest_result`` is cleared).
+    ``note_frame(result)`` right after every tracked frame keeps that frame's result, so tracked boxes
+    stay known after a failed frame or a removal (when the session's ``latest_result`` is cleared, e.g.
+    by forgetting on the same frame).
     """
 
     def __init__(self, session: Any) -> None:
         self.session = session
         self._frame_result: Any = None
 
-    def note_frame(self) -> None:
-        self._frame_result = self.session.latest_result
+    def note_frame(self, result: Any) -> None:
+        self._frame_result = result
 
     def tracked(self) -> dict[int, tuple[str, Box]]:
         """Label and box of each visible tracked object on the latest image."""
@@ -192,7 +193,9 @@ class BoxPrompter:
         """Validate ``candidates`` against the latest image, then add new objects (ids above the
         largest in use) with a box prompt each; matches are left alone or, with ``refresh``, re-prompted.
 
-        BoxPromptError (nothing changed) when there is no image yet or tracked boxes are unknown.
+        BoxPromptError (nothing changed) when there is no image yet or tracked boxes are unknown. A
+        candidate the tracker refuses or fails on (any exception) goes to ``rejected`` with its reason;
+        the others are still applied, so the outcome always lists every object added.
         """
         session = self.session
         frame = session.frame
@@ -224,6 +227,9 @@ class BoxPrompter:
                 outcome.result = session.add_prompt(PromptSpec(target, label, box=box, source=source))
             except (ValueError, KeyError) as error:
                 outcome.rejected.append(f"'{candidate.label}': tracker rejected the box: {error}")
+                continue
+            except Exception as error:  # noqa: BLE001 - e.g. out of memory: the objects added before it are kept
+                outcome.rejected.append(f"'{candidate.label}': the tracker failed: {type(error).__name__}: {error}")
                 continue
             (outcome.added if is_new else outcome.refreshed).append(target)
         return outcome

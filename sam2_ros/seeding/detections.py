@@ -156,7 +156,8 @@ class DetectionsBridge:
             seen = f"the latest is {latest * 1e-9:.3f} s" if latest is not None else "none received yet"
             self._warn(
                 f"detections ignored: stamped {stamp * 1e-9:.3f} s, which is no recently received image ({seen});"
-                " publish them with the header of the image they were computed on"
+                " publish them with the header of the image they were computed on",
+                reason="detections_unknown_stamp",
             )
             return
         param = self._node.get_parameter
@@ -164,14 +165,14 @@ class DetectionsBridge:
             msg, parse_classes(param("detection_classes").value), float(param("detection_min_score").value)
         )
         for problem in problems:
-            self._warn(f"detection ignored: {problem}")
+            self._warn(f"detection ignored: {problem}", reason="detection_ignored")
         worker = self._worker
         if not candidates or worker is None:
             return
         try:
             worker.submit(lambda: self._apply(stamp, candidates)).add_done_callback(self._report)
         except Exception as error:  # the worker stopped (deactivate, cleanup)
-            self._warn(f"detections ignored: {error}")
+            self._warn(f"detections ignored: {error}", reason="detections_worker")
 
     def _apply(self, stamp: int, candidates: list[BoxCandidate]) -> tuple[BoxOutcome, str]:
         """Worker thread: the boxes on the latest image, if it is recent enough for their stamp;
@@ -194,10 +195,10 @@ class DetectionsBridge:
             return
         error = future.exception()
         if error is not None:
-            self._warn(f"detections not applied: {error}")
+            self._warn(f"detections not applied: {error}", reason="detections_not_applied")
             return
         outcome, summary = future.result()
         for problem in outcome.rejected:
-            self._warn(f"detection not used: {problem}")
+            self._warn(f"detection not used: {problem}", reason="detection_not_used")
         if outcome.added or outcome.refreshed:
             self._node.get_logger().info(f"detections: {summary}")

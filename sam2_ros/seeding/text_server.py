@@ -193,10 +193,13 @@ class TextPromptServer:
             found = [c for c in self._detect(phrases, lowest) if c.score > self.active.threshold_of(c.label, default)]
             outcome = self._add(found, "continuous text")
         except (TextPromptError, BoxPromptError) as error:
-            self._warn(f"continuous text not re-detected: {error}")
+            self._warn(f"continuous text not re-detected: {error}", reason="continuous_text")
+            return
+        except Exception as error:  # noqa: BLE001 - the frame itself was tracked and published
+            self._warn(f"continuous text not re-detected: {_reason(error)}", reason="continuous_text")
             return
         for problem in outcome.rejected:
-            self._warn(f"continuous text: detection not used: {problem}")
+            self._warn(f"continuous text: detection not used: {problem}", reason="continuous_text_rejected")
         if outcome.added:
             self._node.get_logger().info(f"continuous text: {outcome.summary(self._boxes.session.names)}")
 
