@@ -45,7 +45,7 @@ def crop_boxes(
 
     Layer 0 is the whole image; layer i >= 1 tiles it with 2**i x 2**i overlapping crops (the
     overlap is ``overlap_ratio`` of the shorter side, halved at each layer), listed column by
-    column (x outer, y inner).
+    column (x outer, y inner). Empty tiles (images a pixel or two across) are left out.
     """
     height, width = image_hw
     boxes, layers = [[0, 0, width, height]], [0]
@@ -59,8 +59,10 @@ def crop_boxes(
         y_starts = [int((crop_h - overlap) * i) for i in range(per_side)]
         for x0 in x_starts:
             for y0 in y_starts:
-                boxes.append([x0, y0, min(x0 + crop_w, width), min(y0 + crop_h, height)])
-                layers.append(layer)
+                x1, y1 = min(x0 + crop_w, width), min(y0 + crop_h, height)
+                if x1 > x0 and y1 > y0:  # images a pixel or two across give empty tiles: left out
+                    boxes.append([x0, y0, x1, y1])
+                    layers.append(layer)
     return boxes, layers
 
 

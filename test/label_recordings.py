@@ -37,9 +37,11 @@ def write_bag(
     topic: str = TOPIC,
     encoding: str = "rgb8",
     extra_topics: bool = True,
+    zero_stamps: bool = False,
 ) -> Path:
     """A rosbag2 folder with ``frames`` (T x H x W x 3 RGB) as Image (``encoding``) or jpeg CompressedImage,
-    header stamps STAMP0_NS + i * PERIOD_NS (recorded 1 ms later), plus a /chatter String topic."""
+    header stamps STAMP0_NS + i * PERIOD_NS (recorded 1 ms later; with ``zero_stamps`` the headers'
+    stamps are 0), plus a /chatter String topic."""
     store = bag_types.typestore()
     types = store.types
     plugin = StoragePlugin.MCAP if storage == "mcap" else StoragePlugin.SQLITE3
@@ -49,7 +51,8 @@ def write_bag(
         chatter = writer.add_connection("/chatter", "std_msgs/msg/String", typestore=store) if extra_topics else None
         for i, rgb in enumerate(frames):
             stamp = STAMP0_NS + i * PERIOD_NS
-            time = types["builtin_interfaces/msg/Time"](sec=stamp // 10**9, nanosec=stamp % 10**9)
+            head_stamp = 0 if zero_stamps else stamp
+            time = types["builtin_interfaces/msg/Time"](sec=head_stamp // 10**9, nanosec=head_stamp % 10**9)
             header = types["std_msgs/msg/Header"](stamp=time, frame_id="camera_optical")
             if compressed:
                 ok, data = cv2.imencode(".jpg", rgb[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 95])

@@ -184,6 +184,16 @@ def test_crop_boxes_tile_the_image_with_overlap():
     boxes, layers = mask_ops.crop_boxes((100, 200), 1, 0.2)
     assert boxes[0] == [0, 0, 200, 100] and layers == [0, 1, 1, 1, 1]
     assert {b[2] for b in boxes[1:]} == {110, 200} and {b[0] for b in boxes[1:]} == {0, 90}
+    # an image one pixel tall: the tiles below it would be empty, and are left out
+    boxes, layers = mask_ops.crop_boxes((1, 50), 1, 512 / 1500)
+    assert all(x1 > x0 and y1 > y0 for x0, y0, x1, y1 in boxes) and layers == [0, 1, 1]
+
+
+def test_one_pixel_images_with_crop_layers(nano):
+    generator = AutomaticMaskGenerator(nano[1], points_per_side=2, crop_n_layers=1)
+    for shape in ((1, 1, 3), (1, 50, 3), (50, 1, 3)):
+        records = generator.generate(np.full(shape, 120, np.uint8))
+        assert all(r["segmentation"].shape == shape[:2] for r in records)
 
 
 @pytest.mark.parametrize(

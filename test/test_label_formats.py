@@ -209,6 +209,28 @@ def test_stamps_match_the_nearest_image_within_half_a_period():
     gappy = [0, PERIOD_NS, 2 * PERIOD_NS, 10 * PERIOD_NS]
     with pytest.raises(ValueError, match="matches no image"):
         prompt_file.frame_of_stamp(0.5, gappy)
+    # a bag's stamps in recording order need not be sorted
+    unsorted = [0, 3 * PERIOD_NS, PERIOD_NS, 2 * PERIOD_NS]
+    assert [prompt_file.frame_of_stamp(t * PERIOD_NS / 1e9, unsorted) for t in range(4)] == [0, 2, 3, 1]
+
+
+def test_mask_pngs_with_an_alpha_channel(tmp_path):
+    """Colour channels draw the mask (an opaque black background is background), unless the colour
+    is the same everywhere and only the alpha channel varies."""
+    square = np.zeros((10, 10), bool)
+    square[2:4, 5:7] = True
+    opaque = np.zeros((10, 10, 4), np.uint8)
+    opaque[..., 3] = 255
+    opaque[square, :3] = 255
+    cut_out = np.full((10, 10, 4), 255, np.uint8)
+    cut_out[..., 3] = np.where(square, 255, 0)
+    empty = opaque.copy()
+    empty[..., :3] = 0
+    for name, image, expected in (("opaque", opaque, square), ("cut_out", cut_out, square),
+                                  ("empty", empty, np.zeros_like(square))):  # fmt: skip
+        cv2.imwrite(str(tmp_path / f"{name}.png"), image)
+        mask, _ = prompt_file._read_mask(tmp_path / f"{name}.png", 1)
+        np.testing.assert_array_equal(mask, expected, err_msg=name)
 
 
 # ---------------------------------------------------------------------------------------------- writers

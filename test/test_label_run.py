@@ -175,6 +175,20 @@ def test_annotated_bag_has_one_label_image_per_image(recording, labelled):
         assert next(c for c in reader.connections if c.topic == TOPIC).digest  # input definitions kept
 
 
+def test_annotated_bag_keeps_zero_header_stamps(recording, tmp_path):
+    """Images recorded with unset header stamps: prompts and COCO use the recording time, the label
+    messages carry the image's header as it is (as the live node's outputs do)."""
+    bag = write_bag(tmp_path / "unstamped", recording.scene.frames[:3], zero_stamps=True, extra_topics=False)
+    out = tmp_path / "out"
+    assert label(bag, "--out", out, "--prompts", recording.prompts, "--format", "bag") == 0
+    messages = bag_messages(out / "bag")
+    images, label_images = messages[TOPIC], messages[f"{NODE}/label_image"]
+    assert len(images) == len(label_images) == 3
+    for (t_img, img, _), (t_lab, lab, _), (_, obj, _) in zip(images, label_images, messages[f"{NODE}/objects"]):
+        assert t_img == t_lab and (img.header.stamp.sec, img.header.stamp.nanosec) == (0, 0)
+        assert lab.header == img.header == obj.header
+
+
 def test_review_video_and_summary(labelled, recording, tmp_path, capsys):
     capture = cv2.VideoCapture(str(labelled.video))
     count = 0
@@ -270,6 +284,34 @@ def test_resume_gives_the_same_datasets_as_one_run(recording, labelled, tmp_path
     ours, theirs = bag_messages(out / "bag"), bag_messages(labelled.out / "bag")
     for topic in (f"{NODE}/label_image", f"{NODE}/objects", TOPIC, "/chatter"):
         assert [(t, raw) for t, _, raw in ours[topic]] == [(t, raw) for t, _, raw in theirs[topic]], topic
+
+
+def test_a_hard_stop_inside_a_frame_leaves_none_of_its_files(recording, tmp_path, monkeypatch):
+    """A second Ctrl-C (or an error) while a kept frame's files are written: that frame has no record,
+    so its DAVIS and YOLO files (which are those datasets) go too."""
+    from sam2_ros.labelling import yolo
+
+    folder = write_folder(tmp_path / "frames", recording.scene.frames[:6])
+    prompts = write_prompts(tmp_path / "p.yaml", truth_prompts(recording.scene.masks[0], tmp_path))
+    lines, calls = yolo.polygon_lines, []
+
+    def stopped_on_the_third(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:  # frame 4: after its COCO and DAVIS files and the YOLO image
+            raise KeyboardInterrupt
+        return lines(*args, **kwargs)
+
+    monkeypatch.setattr(yolo, "polygon_lines", stopped_on_the_third)
+    out = tmp_path / "out"
+    args = ["--format", "coco,davis,yolo", "--every", "2", "--name", "f"]
+    assert label(folder, "--out", out, "--prompts", prompts, *args) == 130
+    _, coco = coco_masks(out / "coco" / "annotations.json", 0, 3, frames=[0, 2])
+    assert [i["frame_index"] for i in coco.dataset["images"]] == [0, 2]
+    assert sorted(p.name for p in (out / "coco" / "images").iterdir()) == ["f_00000.jpg", "f_00002.jpg"]
+    assert sorted(p.stem for p in (out / "davis" / "Annotations" / "f").iterdir()) == ["00000", "00002"]
+    assert sorted(p.stem for p in (out / "davis" / "JPEGImages" / "f").iterdir()) == ["00000", "00002"]
+    assert sorted(p.stem for p in (out / "yolo" / "images").iterdir()) == ["f_00000", "f_00002"]
+    assert sorted(p.stem for p in (out / "yolo" / "labels").iterdir()) == ["f_00000", "f_00002"]
 
 
 def test_ctrl_c_leaves_a_valid_dataset_and_resume_finishes_it(recording, labelled, tmp_path):

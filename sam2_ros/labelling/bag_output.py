@@ -129,7 +129,9 @@ class BagWriter:
                 if record is None or not self._png(record["index"]).is_file():
                     continue
                 labels = cv2.imread(str(self._png(record["index"])), cv2.IMREAD_UNCHANGED)
-                head = header(store, record["stamp_ns"], record.get("frame_id", ""))
+                # the image's own header, as the live node's outputs carry it (a zero stamp stays zero)
+                stamp = record.get("header_stamp_ns", record["stamp_ns"])
+                head = header(store, stamp, record.get("frame_id", ""))
                 image = label_image_message(store, head, labels)
                 writer.write(label_conn, log_time, store.serialize_cdr(image, bag_types.IMAGE))
                 objects = record["objects"]

@@ -14,7 +14,6 @@ within a frame, as the Tracker applies prompts (a later one on the same frame re
 
 from __future__ import annotations
 
-import bisect
 import hashlib
 import json
 import os
@@ -76,7 +75,15 @@ def _read_mask(path: Path, position: int) -> tuple[np.ndarray, str]:
     image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED) if data else None
     if image is None:
         raise _fail(position, f"mask '{path}' does not exist or is not an image OpenCV can read")
-    mask = image != 0 if image.ndim == 2 else (image != 0).any(axis=2)
+    if image.ndim == 2:
+        mask = image != 0
+    else:
+        colour = image[..., :3]
+        alpha = image[..., 3] if image.shape[2] == 4 else None
+        if alpha is not None and (colour == colour.reshape(-1, 3)[0]).all() and (alpha != alpha.flat[0]).any():
+            mask = alpha != 0  # one colour everywhere, the alpha channel draws the mask
+        else:
+            mask = (colour != 0).any(axis=2)  # alpha ignored: an opaque black background is background
     return mask, hashlib.sha1(data).hexdigest()
 
 
@@ -157,21 +164,27 @@ def load_prompts(path: str) -> list[PromptEntry]:
 
 
 def frame_of_stamp(stamp: float, stamps_ns: list[int]) -> int:
-    """The index of the frame whose stamp is nearest ``stamp`` (seconds), within half a frame period."""
-    if not stamps_ns:
+    """The index of the frame whose stamp is nearest ``stamp`` (seconds), within half a frame period.
+
+    Stamps need not be sorted (a bag's header stamps are in recording order: several publishers,
+    late frames); on a tie the earlier frame wins.
+    """
+    if not len(stamps_ns):
         raise ValueError("the source has no frames")
     target = round(stamp * 1e9)
-    periods = np.diff(np.asarray(stamps_ns, dtype=np.int64))
-    tolerance = float(np.median(periods)) / 2 if len(periods) and np.median(periods) > 0 else 5e8
-    i = bisect.bisect_left(stamps_ns, target)
-    nearest = min((j for j in (i - 1, i) if 0 <= j < len(stamps_ns)), key=lambda j: abs(stamps_ns[j] - target))
-    if abs(stamps_ns[nearest] - target) > tolerance:
-        first, last = stamps_ns[0] / 1e9, stamps_ns[-1] / 1e9
-        if target < stamps_ns[0] - tolerance or target > stamps_ns[-1] + tolerance:
-            raise ValueError(f"stamp {stamp:.9g} s is outside the source (its images span {first:.9g} .. {last:.9g} s)")
+    stamps = np.asarray(stamps_ns, dtype=np.int64)
+    periods = np.diff(np.sort(stamps))
+    periods = periods[periods > 0]
+    tolerance = float(np.median(periods)) / 2 if len(periods) else 5e8
+    nearest = int(np.argmin(np.abs(stamps - target)))
+    if abs(int(stamps[nearest]) - target) > tolerance:
+        first, last = int(stamps.min()), int(stamps.max())
+        if target < first - tolerance or target > last + tolerance:
+            raise ValueError(
+                f"stamp {stamp:.9g} s is outside the source (its images span {first / 1e9:.9g} .. {last / 1e9:.9g} s)"
+            )
         raise ValueError(
-            f"stamp {stamp:.9g} s matches no image: the nearest, frame {nearest}, "
-            f"is at {stamps_ns[nearest] / 1e9:.9g} s"
+            f"stamp {stamp:.9g} s matches no image: the nearest, frame {nearest}, is at {stamps[nearest] / 1e9:.9g} s"
         )
     return nearest
 

@@ -85,6 +85,13 @@ def frame_range(source: LabelSource, start: float | None, end: float | None) -> 
     return first, last
 
 
+def _header_stamp_ns(frame: Any) -> int:
+    """The stamp of the image's own header (0 where the camera left it unset), else the frame's stamp."""
+    if frame.header is None:
+        return int(frame.stamp_ns)
+    return int(frame.header.stamp.sec) * 1_000_000_000 + int(frame.header.stamp.nanosec)
+
+
 class LabelRun:
     """One run of ``python -m sam2_ros.label`` (``execute()`` returns the exit status)."""
 
@@ -274,6 +281,7 @@ class LabelRun:
 
         state = {"tracked": 0, "skipped": 0, "done": done}
         complete, interrupted, failure = False, False, None
+        self._writing: int | None = None  # the frame whose files are being written (no record yet)
         self._install_signals()
         try:
             complete = self._loop(
@@ -281,8 +289,10 @@ class LabelRun:
             )
         except KeyboardInterrupt:
             interrupted = True  # a second Ctrl-C: no snapshot of a frame that may be half done
+            self._forget_unfinished(writers)
         except BaseException as error:  # bad prompt, a failing step, ...: the frames done stay a valid dataset
             failure = error
+            self._forget_unfinished(writers)
         finally:
             self._restore_signals()
             progress.close()
@@ -395,6 +405,7 @@ class LabelRun:
             except ValueError as error:
                 raise LabelInputError(f"{e.where()}: {error}") from None
             self.object_labels[e.object_id] = e.label
+        self._writing = frame.index
         ids = list(result.obj_ids)
         labels, regions = frame_labels(result)
         geometries = object_geometries(labels, ids, cfg.contour_epsilon, regions)
@@ -407,6 +418,7 @@ class LabelRun:
             "index": frame.index,
             "stamp_ns": int(frame.stamp_ns),
             "log_time_ns": int(frame.log_time_ns),
+            "header_stamp_ns": _header_stamp_ns(frame),
             "frame_id": str(frame.header.frame_id) if frame.header is not None else "",
             "width": width,
             "height": height,
@@ -433,6 +445,16 @@ class LabelRun:
         if video is not None:
             video.write(frame.rgb, labels, geometries, names)
         store.append(record)
+        self._writing = None
+
+    def _forget_unfinished(self, writers: dict[str, Any]) -> None:
+        """Remove the files of a frame stopped while they were written: it has no record, so no index
+        lists it, but DAVIS and YOLO folders are their files (a YOLO image without its labels reads as
+        a frame with no objects)."""
+        if self._writing is not None:
+            for w in writers.values():
+                w.forget(self._writing)
+            self._writing = None
 
     def _first_frame_prompts(self, tracker: Any, rgb: np.ndarray) -> Any:
         """``--auto`` / ``--text``: find the objects on the first frame and prompt the tracker with them."""
