@@ -13,6 +13,7 @@ imported only when subscribing.
 from __future__ import annotations
 
 import math
+import re
 import threading
 from collections import deque
 from collections.abc import Sequence
@@ -81,6 +82,12 @@ def candidates_from_detections(
             continue
         candidates.append(BoxCandidate(detection_box(detection.bbox), best[0], best[1]))
     return candidates, problems
+
+
+def _kind_of(problem: str) -> str:
+    """A problem's text without its numbers (boxes, scores, stamps): the key that throttles its warning,
+    so one bad detector floods nothing while different problems are each still logged."""
+    return re.sub(r"[-+]?(\d+\.?\d*(e[-+]?\d+)?|inf|nan)", "#", problem, flags=re.IGNORECASE)
 
 
 class DetectionsBridge:
@@ -165,7 +172,7 @@ class DetectionsBridge:
             msg, parse_classes(param("detection_classes").value), float(param("detection_min_score").value)
         )
         for problem in problems:
-            self._warn(f"detection ignored: {problem}", reason="detection_ignored")
+            self._warn(f"detection ignored: {problem}", reason=_kind_of(f"ignored: {problem}"))
         worker = self._worker
         if not candidates or worker is None:
             return
@@ -199,6 +206,6 @@ class DetectionsBridge:
             return
         outcome, summary = future.result()
         for problem in outcome.rejected:
-            self._warn(f"detection not used: {problem}", reason="detection_not_used")
+            self._warn(f"detection not used: {problem}", reason=_kind_of(f"not used: {problem}"))
         if outcome.added or outcome.refreshed:
             self._node.get_logger().info(f"detections: {summary}")
