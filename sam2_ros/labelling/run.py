@@ -42,6 +42,7 @@ from sam2_ros.labelling.run_store import RunStore
 from sam2_ros.labelling.sources import LabelSource, open_source, sequence_name
 from sam2_ros.labelling.yolo import YoloWriter
 from sam2_ros.outputs import frame_labels, object_geometries
+from sam2_ros.prompts import stamp_to_ns
 
 SNAPSHOT_PERIOD_S = 60.0  # wall time between tracker snapshots (a killed run loses at most this much)
 
@@ -83,13 +84,6 @@ def frame_range(source: LabelSource, start: float | None, end: float | None) -> 
         span = f"0 .. {(source.length - 1) / source.fps:.3f} s" if source.length else "an unknown length"
         raise LabelInputError(f"--start/--end select no frame: the source spans {span} ({source.fps:g} fps)")
     return first, last
-
-
-def _header_stamp_ns(frame: Any) -> int:
-    """The stamp of the image's own header (0 where the camera left it unset), else the frame's stamp."""
-    if frame.header is None:
-        return int(frame.stamp_ns)
-    return int(frame.header.stamp.sec) * 1_000_000_000 + int(frame.header.stamp.nanosec)
 
 
 class LabelRun:
@@ -418,7 +412,8 @@ class LabelRun:
             "index": frame.index,
             "stamp_ns": int(frame.stamp_ns),
             "log_time_ns": int(frame.log_time_ns),
-            "header_stamp_ns": _header_stamp_ns(frame),
+            # the image's own header stamp (0 where the camera left it unset); no header: the frame's
+            "header_stamp_ns": stamp_to_ns(frame.header.stamp) if frame.header is not None else int(frame.stamp_ns),
             "frame_id": str(frame.header.frame_id) if frame.header is not None else "",
             "width": width,
             "height": height,
